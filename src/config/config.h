@@ -1,0 +1,79 @@
+// Configuration: environment variables (SPEC.md §2 plus the gateway's own), validated once at
+// start-up into an immutable Config that is passed to every room that needs it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/cidr.h"
+
+namespace config {
+
+struct AccountSpec {
+  std::string apiKey;
+  std::string refreshToken;
+};
+
+enum class AccountStrategy { kRandom, kRoundRobin, kLeastBusy };
+
+struct Config {
+  uint16_t port = 10022;
+  std::vector<AccountSpec> accounts;        // QD_COOKIE
+  std::vector<std::string> apiSecrets;      // API_SECRET; empty: no client auth
+  bool chineseChatEnabled = true;
+  bool debug = false;
+  std::string proxyUrl;                     // empty: direct
+  int requestRateLimit = 60;                // per client IP per 60 s; 0: unlimited
+  std::string routePrefix;                  // "" or "/segment[/segment…]"
+  int rateLimitCookieLockDuration = 600;    // seconds
+  std::vector<std::string> ipBlackList;     // canonical address text
+  std::string qodoApiBase = "https://api.gen.qodo.ai";
+  std::string firebaseTokenUrl = "https://securetoken.googleapis.com/v1/token";
+  std::string dataDir = "./data";
+  std::string adminSecret;                  // empty: admin API disabled
+  bool reasoningHide = false;
+  std::vector<Cidr> trustedProxies;
+  int workers = 1;
+  uint64_t maxBodyBytes = 10485760;
+  int shutdownGraceSeconds = 30;
+  int headerTimeoutSeconds = 10;
+  int keepAliveTimeoutSeconds = 75;
+  AccountStrategy accountStrategy = AccountStrategy::kRandom;
+  int upstreamConnectTimeoutSeconds = 10;
+  int upstreamFirstByteTimeoutSeconds = 120;
+  int upstreamIdleTimeoutSeconds = 60;
+};
+
+// Every variable with its default and meaning, in the order --help prints them.
+struct VariableDoc {
+  std::string_view name;
+  std::string_view defaultValue;
+  std::string_view meaning;
+};
+const std::vector<VariableDoc>& variables();
+
+// Looks up one variable; nullopt when unset.
+using Env = std::function<std::optional<std::string>(std::string_view name)>;
+
+struct LoadResult {
+  std::optional<Config> config;
+  std::string error;  // one line naming the variable, when config is empty
+};
+
+// `cores` is the default for WORKERS.
+LoadResult load(const Env& env, int cores);
+
+// Env reading the process environment first, then the KEY=VALUE lines of `dotenvText`.
+Env processEnvWithDotenv(std::string dotenvText);
+
+// Parses .env text: KEY=VALUE lines, `#` comments, optional `export `, single or double quotes.
+std::vector<std::pair<std::string, std::string>> parseDotenv(std::string_view text);
+
+// The text of --help.
+std::string helpText();
+
+}  // namespace config

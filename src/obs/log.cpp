@@ -1,0 +1,49 @@
+#include "obs/log.h"
+
+#include <spdlog/async.h>
+#include <spdlog/sinks/rotating_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <stdexcept>
+#include <vector>
+
+namespace obs {
+
+void initLogging(const LogOptions& options) {
+  std::vector<spdlog::sink_ptr> sinks;
+  sinks.push_back(std::make_shared<spdlog::sinks::stdout_sink_mt>());
+  if (!options.dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.dir, ec);
+    if (ec) throw std::runtime_error("DATA_DIR: cannot create log directory " + options.dir + ": " + ec.message());
+    ::chmod(options.dir.c_str(), 0700);
+    // Log files may hold request bodies under DEBUG: readable by the owner only.
+    const mode_t old = ::umask(077);
+    try {
+      sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+          options.dir + "/qodo2api.log", 20 * 1024 * 1024, 5));
+    } catch (const spdlog::spdlog_ex& e) {
+      ::umask(old);
+      throw std::runtime_error(std::string("DATA_DIR: cannot open log file: ") + e.what());
+    }
+    ::umask(old);
+  }
+  if (!spdlog::thread_pool()) spdlog::init_thread_pool(8192, 1);
+  auto logger = std::make_shared<spdlog::async_logger>("qodo2api", sinks.begin(), sinks.end(),
+                                                       spdlog::thread_pool(),
+                                                       spdlog::async_overflow_policy::block);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  logger->set_level(options.debug ? spdlog::level::debug : spdlog::level::info);
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+  spdlog::flush_every(std::chrono::seconds(1));
+}
+
+void flushLogging() {
+  if (auto logger = spdlog::default_logger()) logger->flush();
+}
+
+}  // namespace obs
