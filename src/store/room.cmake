@@ -1,0 +1,1 @@
+target_link_libraries(q_store PUBLIC SQLite::SQLite3)
