@@ -14,6 +14,7 @@ struct ApiError {
   std::string type;                 // e.g. invalid_request_error
   std::optional<std::string> param; // null when absent
   std::optional<std::string> code;  // null when absent
+  int retryAfterSeconds = 0;        // 429: sent as Retry-After
 
   std::string json() const;  // the body
 };

@@ -1,6 +1,6 @@
 #include "obs/metrics.h"
 
-#include <cstdio>
+#include <charconv>
 
 namespace obs {
 
@@ -49,8 +49,8 @@ std::string withLabels(const std::string& name, const std::string& labels) {
 
 std::string formatDouble(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  return std::string(buf, end);
 }
 
 }  // namespace

@@ -1,0 +1,230 @@
+#include "api/chat_request.h"
+
+#include <cmath>
+#include <exception>
+#include <new>
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+namespace api {
+namespace {
+
+namespace json = boost::json;
+
+std::string_view kindName(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: return "null";
+    case json::kind::bool_: return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64: return "an integer";
+    case json::kind::double_: return "a number";
+    case json::kind::string: return "a string";
+    case json::kind::array: return "an array";
+    case json::kind::object: return "an object";
+  }
+  return "a value";
+}
+
+ApiError wrongType(const std::string& param, std::string_view expected, const json::value& got) {
+  return badRequest("Invalid type for '" + param + "': expected " + std::string(expected) +
+                        ", but got " + std::string(kindName(got)) + ".",
+                    param);
+}
+
+ApiError missing(const std::string& param) {
+  return badRequest("Missing required parameter: '" + param + "'.", param);
+}
+
+// Fields that may be absent or null alike: both mean "not given".
+const json::value* optionalField(const json::object& obj, std::string_view key) {
+  const json::value* v = obj.if_contains(key);
+  return v && !v->is_null() ? v : nullptr;
+}
+
+std::optional<ApiError> readBool(const json::object& obj, std::string_view key,
+                                 const std::string& param, bool& out) {
+  const json::value* v = optionalField(obj, key);
+  if (!v) return std::nullopt;
+  if (!v->is_bool()) return wrongType(param, "a boolean", *v);
+  out = v->get_bool();
+  return std::nullopt;
+}
+
+std::optional<ApiError> readMaxTokens(const json::object& obj, std::string_view key,
+                                      std::optional<long>& out) {
+  const json::value* v = optionalField(obj, key);
+  if (!v) return std::nullopt;
+  const std::string param(key);
+  // Only the size matters past this point, so anything beyond the limit is clamped to it + 1.
+  long value = 0;
+  if (v->is_int64()) {
+    const int64_t i = v->get_int64();
+    value = i > kMaxTokensLimit ? kMaxTokensLimit + 1 : static_cast<long>(i);
+  } else if (v->is_uint64()) {
+    value = kMaxTokensLimit + 1;
+  } else if (v->is_double() && std::isfinite(v->get_double()) &&
+             std::trunc(v->get_double()) == v->get_double()) {
+    const double d = v->get_double();
+    value = d > kMaxTokensLimit ? kMaxTokensLimit + 1 : static_cast<long>(d);
+  } else {
+    return wrongType(param, "an integer", *v);
+  }
+  if (value < 1) {
+    return badRequest("Invalid '" + param + "': must be at least 1.", param, "invalid_value");
+  }
+  if (value > kMaxTokensLimit) {
+    return badRequest("Invalid '" + param + "': at most " + std::to_string(kMaxTokensLimit) +
+                          " tokens can be requested.",
+                      param, "invalid_value");
+  }
+  out = value;
+  return std::nullopt;
+}
+
+std::optional<ApiError> readRole(const json::object& msg, const std::string& at,
+                                 std::string& role) {
+  const std::string param = at + ".role";
+  const json::value* v = msg.if_contains("role");
+  if (!v || v->is_null()) return missing(param);
+  if (!v->is_string()) return wrongType(param, "a string", *v);
+  const std::string_view r = v->get_string();
+  if (r == "system" || r == "user" || r == "assistant" || r == "tool") {
+    role = r;
+  } else if (r == "developer") {
+    role = "system";
+  } else {
+    return badRequest("Invalid value: '" + std::string(r) +
+                          "'. Supported values are: 'system', 'user', 'assistant' and 'tool'.",
+                      param, "invalid_value");
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> readContent(const json::object& msg, const std::string& at,
+                                    std::string& content) {
+  const std::string param = at + ".content";
+  const json::value* v = optionalField(msg, "content");
+  if (!v) return std::nullopt;
+  if (v->is_string()) {
+    content = v->get_string();
+    return std::nullopt;
+  }
+  if (!v->is_array()) return wrongType(param, "a string or an array of content parts", *v);
+  bool first = true;
+  const json::array& parts = v->get_array();
+  for (size_t j = 0; j < parts.size(); ++j) {
+    const std::string partParam = param + "[" + std::to_string(j) + "]";
+    const json::object* part = parts[j].if_object();
+    if (!part) return wrongType(partParam, "an object", parts[j]);
+    const json::value* type = part->if_contains("type");
+    if (!type || type->is_null()) return missing(partParam + ".type");
+    if (!type->is_string()) return wrongType(partParam + ".type", "a string", *type);
+    const std::string_view typeName = type->get_string();
+    if (typeName != "text") {
+      return badRequest("The backend takes no images or other media: " + partParam +
+                            " is a '" + std::string(typeName) +
+                            "' part. Send text parts only.",
+                        partParam, "unsupported_content");
+    }
+    const json::value* text = part->if_contains("text");
+    if (!text || text->is_null()) return missing(partParam + ".text");
+    if (!text->is_string()) return wrongType(partParam + ".text", "a string", *text);
+    if (!first) content += '\n';
+    content += text->get_string();
+    first = false;
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> readMessages(const json::object& root, std::vector<Message>& out) {
+  const json::value* v = optionalField(root, "messages");
+  if (!v) return missing("messages");
+  if (!v->is_array()) return wrongType("messages", "an array", *v);
+  const json::array& list = v->get_array();
+  if (list.empty()) {
+    return badRequest("'messages' must hold at least one message.", "messages");
+  }
+  if (list.size() > kMaxMessages) {
+    return badRequest("'messages' holds " + std::to_string(list.size()) +
+                          " messages; at most " + std::to_string(kMaxMessages) +
+                          " are accepted.",
+                      "messages");
+  }
+  out.reserve(list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string at = "messages[" + std::to_string(i) + "]";
+    const json::object* msg = list[i].if_object();
+    if (!msg) return wrongType(at, "an object", list[i]);
+    Message m;
+    if (auto err = readRole(*msg, at, m.role)) return err;
+    if (auto err = readContent(*msg, at, m.content)) return err;
+    // An assistant turn that only called tools has no text for the backend to see.
+    if (!m.content.empty()) out.push_back(std::move(m));
+  }
+  if (out.empty()) {
+    return badRequest("Every message in 'messages' is empty; send at least one with text.",
+                      "messages");
+  }
+  return std::nullopt;
+}
+
+ParsedChatRequest parseValue(const json::value& root) {
+  const json::object* obj = root.if_object();
+  if (!obj) return badRequest("The request body must be a JSON object.");
+
+  ChatRequest req;
+  const json::value* model = optionalField(*obj, "model");
+  if (!model) return badRequest("You must provide a model parameter.", "model");
+  if (!model->is_string()) return wrongType("model", "a string", *model);
+  req.model = model->get_string();
+  req.modelInfo = findModel(req.model);
+  if (!req.modelInfo) {
+    return badRequest("The model `" + req.model + "` does not exist. GET /v1/models lists the "
+                      "models this gateway offers.",
+                      "model", "model_not_found");
+  }
+
+  if (auto err = readMessages(*obj, req.messages)) return *err;
+  if (auto err = readBool(*obj, "stream", "stream", req.stream)) return *err;
+  if (const json::value* so = optionalField(*obj, "stream_options")) {
+    if (!so->is_object()) return wrongType("stream_options", "an object", *so);
+    if (auto err = readBool(so->get_object(), "include_usage", "stream_options.include_usage",
+                            req.includeUsage))
+      return *err;
+  }
+  std::optional<long> maxTokens;
+  std::optional<long> maxCompletionTokens;
+  if (auto err = readMaxTokens(*obj, "max_tokens", maxTokens)) return *err;
+  if (auto err = readMaxTokens(*obj, "max_completion_tokens", maxCompletionTokens)) return *err;
+  req.maxTokens = maxCompletionTokens ? maxCompletionTokens : maxTokens;
+  return req;
+}
+
+}  // namespace
+
+ParsedChatRequest parseChatRequest(std::string_view body) {
+  try {
+    json::parse_options options;
+    options.max_depth = kMaxJsonDepth;
+    json::monotonic_resource resource;
+    boost::system::error_code ec;
+    json::value root = json::parse(body, ec, &resource, options);
+    if (ec == json::error::too_deep) {
+      return badRequest("The JSON body is nested more than " + std::to_string(kMaxJsonDepth) +
+                        " levels deep.");
+    }
+    if (ec) {
+      return badRequest("We could not parse the JSON body of your request (" + ec.message() +
+                        "). Send a valid JSON object.");
+    }
+    return parseValue(root);
+  } catch (const std::bad_alloc&) {
+    return internalError("Out of memory while reading the request.");
+  } catch (const std::exception& e) {
+    return internalError(std::string("Could not read the request: ") + e.what());
+  }
+}
+
+}  // namespace api

@@ -1,0 +1,119 @@
+#include "api/chat_response.h"
+
+#include "api/json_text.h"
+
+namespace api {
+namespace {
+
+constexpr std::string_view kChoiceTail = R"(},"finish_reason":null}]})" "\n\n";
+
+void appendOptionalString(std::string& out, const std::optional<std::string>& value) {
+  if (value) {
+    appendJsonString(out, *value);
+  } else {
+    out += "null";
+  }
+}
+
+void appendUsageObject(std::string& out, const Usage& usage) {
+  out += R"({"prompt_tokens":)";
+  appendJsonInt(out, usage.promptTokens);
+  out += R"(,"completion_tokens":)";
+  appendJsonInt(out, usage.completionTokens);
+  out += R"(,"total_tokens":)";
+  appendJsonInt(out, usage.promptTokens + usage.completionTokens);
+  out += '}';
+}
+
+}  // namespace
+
+ChunkEncoder::ChunkEncoder(std::string_view id, long created, std::string_view model) {
+  head_ = R"(data: {"id":)";
+  appendJsonString(head_, id);
+  head_ += R"(,"object":"chat.completion.chunk","created":)";
+  appendJsonInt(head_, created);
+  head_ += R"(,"model":)";
+  appendJsonString(head_, model);
+  choiceHead_ = head_ + R"(,"choices":[{"index":0,"delta":)";
+}
+
+void ChunkEncoder::appendDelta(std::string& out, std::string_view deltaField,
+                               std::string_view text) const {
+  out += choiceHead_;
+  out += "{\"";
+  out += deltaField;
+  out += "\":";
+  appendJsonString(out, text);
+  out += kChoiceTail;
+}
+
+void ChunkEncoder::appendRole(std::string& out) const {
+  out += choiceHead_;
+  out += R"({"role":"assistant","content":""})";
+  out += kChoiceTail;
+}
+
+void ChunkEncoder::appendContent(std::string& out, std::string_view text) const {
+  appendDelta(out, "content", text);
+}
+
+void ChunkEncoder::appendReasoning(std::string& out, std::string_view text) const {
+  appendDelta(out, "reasoning_content", text);
+}
+
+void ChunkEncoder::appendStop(std::string& out) const {
+  out += choiceHead_;
+  out += R"({},"finish_reason":"stop"}]})" "\n\n";
+}
+
+void ChunkEncoder::appendUsage(std::string& out, const Usage& usage) const {
+  out += head_;
+  out += R"(,"choices":[],"usage":)";
+  appendUsageObject(out, usage);
+  out += "}\n\n";
+}
+
+void ChunkEncoder::appendError(std::string& out, const ApiError& error) {
+  out += "data: ";
+  appendErrorJson(out, error);
+  out += "\n\n";
+}
+
+void ChunkEncoder::appendDone(std::string& out) { out += "data: [DONE]\n\n"; }
+
+void appendErrorJson(std::string& out, const ApiError& error) {
+  out += R"({"error":{"message":)";
+  appendJsonString(out, error.message);
+  out += R"(,"type":)";
+  appendJsonString(out, error.type);
+  out += R"(,"param":)";
+  appendOptionalString(out, error.param);
+  out += R"(,"code":)";
+  appendOptionalString(out, error.code);
+  out += "}}";
+}
+
+std::string completionJson(std::string_view id, long created, std::string_view model,
+                           std::string_view content, std::optional<std::string_view> reasoning,
+                           const Usage& usage) {
+  std::string out;
+  out.reserve(256 + content.size() + (reasoning ? reasoning->size() : 0));
+  out += R"({"id":)";
+  appendJsonString(out, id);
+  out += R"(,"object":"chat.completion","created":)";
+  appendJsonInt(out, created);
+  out += R"(,"model":)";
+  appendJsonString(out, model);
+  out += R"(,"choices":[{"index":0,"message":{"role":"assistant","content":)";
+  appendJsonString(out, content);
+  if (reasoning) {
+    out += R"(,"reasoning_content":)";
+    appendJsonString(out, *reasoning);
+  }
+  out += R"(},"finish_reason":"stop"}],"usage":)";
+  appendUsageObject(out, usage);
+  out += '}';
+  return out;
+}
+
+}  // namespace api

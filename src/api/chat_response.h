@@ -1,0 +1,69 @@
+// The OpenAI answer text (SPEC.md §3): streamed `chat.completion.chunk` SSE events and the
+// non-streaming `chat.completion` body. Built by appending to a string, without a JSON DOM, as
+// it runs once per backend token; the output is valid JSON and UTF-8 whatever the text holds.
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+
+#include "api/error.h"
+
+namespace api {
+
+struct Usage {
+  long promptTokens = 0;
+  long completionTokens = 0;
+};
+
+// Appends complete SSE events (`data: …\n\n`) for one streamed answer. The id, created time and
+// model are fixed at construction and repeated in every chunk.
+class ChunkEncoder {
+ public:
+  ChunkEncoder(std::string_view id, long created, std::string_view model);
+
+  // The first chunk: delta {"role":"assistant","content":""}.
+  void appendRole(std::string& out) const;
+  void appendContent(std::string& out, std::string_view text) const;
+  void appendReasoning(std::string& out, std::string_view text) const;  // reasoning_content
+  // The last chunk before [DONE]: empty delta, finish_reason "stop".
+  void appendStop(std::string& out) const;
+  // After the stop chunk when stream_options.include_usage: "choices":[] and "usage".
+  void appendUsage(std::string& out, const Usage& usage) const;
+
+  // `data: {"error":{…}}`: how a failure is told once the stream has started.
+  static void appendError(std::string& out, const ApiError& error);
+  static void appendDone(std::string& out);  // data: [DONE]
+
+ private:
+  void appendDelta(std::string& out, std::string_view deltaField, std::string_view text) const;
+
+  std::string head_;         // `data: {"id":…,"object":…,"created":…,"model":…`
+  std::string choiceHead_;   // head_ + `,"choices":[{"index":0,"delta":`
+};
+
+// The non-streaming `chat.completion` body; `reasoning` adds message.reasoning_content.
+std::string completionJson(std::string_view id, long created, std::string_view model,
+                           std::string_view content, std::optional<std::string_view> reasoning,
+                           const Usage& usage);
+
+// The same error object as ApiError::json(), with the text repaired to valid UTF-8.
+void appendErrorJson(std::string& out, const ApiError& error);
+
+inline constexpr size_t kCompletionIdRandomChars = 29;
+
+// "chatcmpl-" followed by 29 random letters and digits drawn from `random`.
+template <std::uniform_random_bit_generator Random>
+std::string newCompletionId(Random& random) {
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::uniform_int_distribution<size_t> pick(0, kAlphabet.size() - 1);
+  std::string id = "chatcmpl-";
+  for (size_t i = 0; i < kCompletionIdRandomChars; ++i) id += kAlphabet[pick(random)];
+  return id;
+}
+
+}  // namespace api

@@ -1,0 +1,109 @@
+#include "http/gateway.h"
+
+#include <spdlog/spdlog.h>
+
+#include "api/error.h"
+#include "api/models.h"
+#include "http/respond.h"
+#include "http/router.h"
+#include "obs/metrics.h"
+#include "obs/secrets.h"
+
+namespace http {
+
+Gateway::Gateway(const GatewayServices& services, GatewayRoutes routes)
+    : services_(services),
+      routes_(std::move(routes)),
+      adminAuth_(services.config->adminSecret.empty()
+                     ? std::vector<std::string>{}
+                     : std::vector<std::string>{services.config->adminSecret}) {}
+
+void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
+  Exchange& ex = *exchange;
+  const RequestInfo& req = ex.request();
+  const config::Config& cfg = *services_.config;
+
+  const_cast<RequestInfo&>(req).clientIp =
+      clientIp(req.clientIp, req.header("x-forwarded-for"), cfg.trustedProxies);
+
+  if (cfg.debug)
+    spdlog::debug("request id={} {} {} body={}", req.requestId, req.method, req.target,
+                  obs::redactSecrets(req.body.substr(0, 64 * 1024)));
+
+  if (req.method == "OPTIONS") {
+    ex.note().route = "preflight";
+    ex.respond(204, "text/plain", "",
+               {{"Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"},
+                {"Access-Control-Allow-Headers", "Authorization, Content-Type"},
+                {"Access-Control-Max-Age", "86400"}});
+    return;
+  }
+
+  const Route r = route(req.method, req.target, cfg.routePrefix);
+  ex.note().route = std::string(r.label);
+
+  if (services_.blockList->blocked(req.clientIp)) return respondError(ex, api::ipBlocked());
+
+  // Operations endpoints: no prefix, no rate limit, no key (probes and scrapers).
+  switch (r.id) {
+    case RouteId::kHealthz:
+      return ex.respond(200, "application/json", R"({"status":"ok"})");
+    case RouteId::kReadyz: {
+      const bool ready = services_.ready && services_.ready();
+      std::string body = std::string(R"({"status":")") + (ready ? "ready" : "not_ready") + "\"";
+      if (services_.readyInfo) body += "," + services_.readyInfo();
+      body += "}";
+      return ex.respond(ready ? 200 : 503, "application/json", std::move(body));
+    }
+    case RouteId::kMetrics:
+      return ex.respond(200, "text/plain; version=0.0.4; charset=utf-8",
+                        services_.metrics->render());
+    default:
+      break;
+  }
+
+  const auto decision =
+      services_.rateLimiter->check(req.clientIp, std::chrono::steady_clock::now());
+  if (!decision.allowed) return respondError(ex, api::rateLimited(decision.retryAfterSeconds));
+
+  const bool adminRoute = r.id == RouteId::kAdminAccounts || r.id == RouteId::kAdminAccount ||
+                          r.id == RouteId::kAdminAccountEnable;
+  if (adminRoute) {
+    // With no ADMIN_SECRET the admin API does not exist.
+    if (!adminAuth_.enabled()) return respondError(ex, api::notFound(req.method, pathOf(req.target)));
+    if (!adminAuth_.allows(req.header("authorization")))
+      return respondError(ex, api::ApiError{401, "Invalid admin key.", "invalid_request_error",
+                                            std::nullopt, "invalid_api_key"});
+  } else if (r.id == RouteId::kModels || r.id == RouteId::kChatCompletions ||
+             r.id == RouteId::kMethodNotAllowed) {
+    if (services_.apiAuth->enabled() && !services_.apiAuth->allows(req.header("authorization")))
+      return respondError(ex, api::invalidApiKey());
+  }
+
+  switch (r.id) {
+    case RouteId::kModels:
+      return ex.respond(200, "application/json", api::modelsListJson(services_.modelsCreated));
+    case RouteId::kChatCompletions:
+      if (routes_.chat) return routes_.chat(exchange);
+      return respondError(ex, api::noAccount("No Qodo account is configured (set QD_COOKIE)."));
+    case RouteId::kAdminAccounts:
+      if (req.method == "GET" && routes_.adminList) return routes_.adminList(exchange);
+      if (req.method == "POST" && routes_.adminAdd) return routes_.adminAdd(exchange);
+      break;
+    case RouteId::kAdminAccount:
+      if (routes_.adminDelete) return routes_.adminDelete(exchange, r.accountId);
+      break;
+    case RouteId::kAdminAccountEnable:
+      if (routes_.adminEnable) return routes_.adminEnable(exchange, r.accountId);
+      break;
+    case RouteId::kMethodNotAllowed: {
+      auto error = api::methodNotAllowed(req.method, pathOf(req.target));
+      return ex.respond(405, "application/json", error.json(), {{"Allow", r.allow}});
+    }
+    default:
+      break;
+  }
+  respondError(ex, api::notFound(req.method, pathOf(req.target)));
+}
+
+}  // namespace http

@@ -1,0 +1,114 @@
+#include "http/guards.h"
+
+#include <cmath>
+#include <functional>
+
+#include "obs/secrets.h"
+
+namespace http {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool trusted(std::string_view ip, const std::vector<config::Cidr>& ranges) {
+  for (const auto& range : ranges)
+    if (range.contains(ip)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string clientIp(std::string_view peer, std::string_view forwardedFor,
+                     const std::vector<config::Cidr>& trustedProxies) {
+  std::string current = config::canonicalAddress(peer).value_or(std::string(peer));
+  if (!trusted(current, trustedProxies)) return current;
+  // Walk X-Forwarded-For from the right: each hop was added by the proxy before it.
+  std::string_view rest = forwardedFor;
+  while (!rest.empty()) {
+    size_t comma = rest.rfind(',');
+    std::string_view hop = trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(0, comma);
+    auto address = config::canonicalAddress(hop);
+    if (!address) break;  // garbage: stop believing the header here
+    current = *address;
+    if (!trusted(current, trustedProxies)) break;
+  }
+  return current;
+}
+
+IpBlockList::IpBlockList(const std::vector<std::string>& canonicalAddresses)
+    : blocked_(canonicalAddresses.begin(), canonicalAddresses.end()) {}
+
+bool IpBlockList::blocked(std::string_view ip) const {
+  return !blocked_.empty() && blocked_.count(std::string(ip)) > 0;
+}
+
+RateLimiter::RateLimiter(int limit, SteadyTime epoch) : limit_(limit), epoch_(epoch) {}
+
+RateLimiter::Decision RateLimiter::check(std::string_view ip, SteadyTime now) {
+  if (limit_ <= 0) return {};
+  using namespace std::chrono;
+  const auto sinceEpoch = duration_cast<milliseconds>(now - epoch_).count();
+  const int64_t windowMs = duration_cast<milliseconds>(kWindow).count();
+  const int64_t window = sinceEpoch / windowMs;
+  const double elapsed = static_cast<double>(sinceEpoch % windowMs) / windowMs;  // 0..1
+
+  Shard& shard = shards_[std::hash<std::string_view>{}(ip) % kShards];
+  std::lock_guard lock(shard.mutex);
+  if (++shard.sinceSweep >= 4096) {
+    shard.sinceSweep = 0;
+    std::erase_if(shard.entries, [&](const auto& kv) { return kv.second.window < window - 1; });
+  }
+  Entry& e = shard.entries[std::string(ip)];
+  if (e.window != window) {
+    e.previous = (e.window == window - 1) ? e.current : 0;
+    e.current = 0;
+    e.window = window;
+  }
+  const double estimate = e.previous * (1.0 - elapsed) + e.current;
+  if (estimate + 1 <= limit_ + 1e-9) {
+    ++e.current;
+    return {};
+  }
+  // Refused: find when previous*(1-t)+current+1 <= limit, possibly in the next window, where
+  // the current count becomes the previous one.
+  double wait;  // in windows from now
+  if (static_cast<int>(e.current) + 1 <= limit_ && e.previous > 0) {
+    const double t = 1.0 - (limit_ - e.current - 1) / static_cast<double>(e.previous);
+    wait = t - elapsed;
+  } else {
+    const double t = e.current > 0 ? 1.0 - (limit_ - 1) / static_cast<double>(e.current) : 0.0;
+    wait = (1.0 - elapsed) + std::max(0.0, t);
+  }
+  const int seconds = static_cast<int>(std::ceil(std::max(wait, 0.0) * kWindow.count()));
+  return {false, std::clamp(seconds, 1, static_cast<int>(2 * kWindow.count()))};
+}
+
+size_t RateLimiter::trackedIps() const {
+  size_t n = 0;
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    n += shard.entries.size();
+  }
+  return n;
+}
+
+std::string_view bearerToken(std::string_view header) {
+  header = trim(header);
+  if (header.size() >= 7 && (header.substr(0, 7) == "Bearer " || header.substr(0, 7) == "bearer "))
+    header.remove_prefix(7);
+  return trim(header);
+}
+
+bool ApiKeyAuth::allows(std::string_view authorizationHeader) const {
+  const std::string_view given = bearerToken(authorizationHeader);
+  bool ok = false;
+  for (const auto& key : keys_) ok |= obs::constantTimeEquals(given, key);
+  return ok && !given.empty();
+}
+
+}  // namespace http

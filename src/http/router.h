@@ -1,0 +1,36 @@
+// Which handler a request goes to: method + path (without query) under ROUTE_PREFIX → Route.
+// /healthz, /readyz and /metrics are never prefixed; the OpenAI and admin routes always are.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace http {
+
+enum class RouteId {
+  kHealthz,
+  kReadyz,
+  kMetrics,
+  kModels,
+  kChatCompletions,
+  kAdminAccounts,       // GET list, POST add
+  kAdminAccount,        // DELETE
+  kAdminAccountEnable,  // POST
+  kNotFound,
+  kMethodNotAllowed,
+};
+
+struct Route {
+  RouteId id = RouteId::kNotFound;
+  int64_t accountId = 0;     // admin routes with {id}
+  std::string allow;         // kMethodNotAllowed: the methods the path accepts
+  std::string_view label;    // metrics label: the route template, never the raw path
+};
+
+Route route(std::string_view method, std::string_view target, std::string_view prefix);
+
+// Splits "/path?query" → "/path".
+std::string_view pathOf(std::string_view target);
+
+}  // namespace http

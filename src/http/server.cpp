@@ -1,0 +1,658 @@
+#include "http/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <deque>
+#include <list>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include "api/error.h"
+#include "obs/metrics.h"
+
+namespace http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+std::string_view RequestInfo::header(std::string_view lowerName) const {
+  for (const auto& [name, value] : headers)
+    if (name == lowerName) return value;
+  return {};
+}
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+std::string newRequestId(std::mt19937_64& rng) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  uint64_t v = rng();
+  for (auto& c : id) {
+    c = kHex[v & 15];
+    v >>= 4;
+  }
+  return id;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Headers every response carries: CORS for browser clients (NextChat, LobeChat) and the id.
+void commonHeaders(std::string& out, std::string_view requestId, bool keepAlive) {
+  out += "Access-Control-Allow-Origin: *\r\n";
+  out += "X-Request-Id: ";
+  out += requestId;
+  out += "\r\n";
+  out += keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+}
+
+void statusLine(std::string& out, int status) {
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += std::string_view(beast::http::obsolete_reason(beast::http::int_to_status(status)));
+  out += "\r\n";
+}
+
+}  // namespace
+
+class Session;
+
+// One request/response; detached from its session once the response is complete, so late
+// calls from a handler's callbacks do nothing.
+class ExchangeImpl final : public Exchange {
+ public:
+  ExchangeImpl(std::shared_ptr<Session> session, RequestInfo info, bool keepAlive)
+      : session_(std::move(session)), info_(std::move(info)), keepAlive_(keepAlive) {}
+
+  const RequestInfo& request() const override { return info_; }
+  AccessNote& note() override { return note_; }
+  void respond(int status, std::string_view contentType, std::string body,
+               const Headers& extra) override;
+  void startStream(int status, std::string_view contentType, const Headers& extra) override;
+  void write(std::string data) override;
+  void finish() override;
+  size_t pendingBytes() const override;
+  void onDrained(std::function<void()> callback) override { drained_ = std::move(callback); }
+  bool clientGone() const override { return gone_; }
+  void onClientGone(std::function<void()> callback) override {
+    if (gone_) {
+      if (callback) callback();
+      return;
+    }
+    goneCallback_ = std::move(callback);
+  }
+  bool started() const override { return status_ != 0; }
+
+  bool responded() const { return finished_; }
+  const AccessNote& accessNote() const { return note_; }
+  bool keepAlive() const { return keepAlive_; }
+  int status() const { return status_; }
+
+  // From the session.
+  void markGone() {
+    if (gone_) return;
+    gone_ = true;
+    if (auto cb = std::move(goneCallback_)) cb();
+  }
+  void notifyDrained() {
+    if (auto cb = std::move(drained_)) cb();
+  }
+  void detach() {
+    drained_ = nullptr;
+    goneCallback_ = nullptr;
+    session_.reset();
+  }
+
+ private:
+  std::shared_ptr<Session> session_;
+  RequestInfo info_;
+  AccessNote note_;
+  bool keepAlive_;
+  int status_ = 0;
+  bool streaming_ = false;
+  bool finished_ = false;
+  bool gone_ = false;
+  std::function<void()> drained_;
+  std::function<void()> goneCallback_;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Worker& worker);
+
+  asio::awaitable<void> run();
+
+  // Graceful stop: a connection between requests is closed now; a busy one after its response.
+  void stopWhenIdle() {
+    stopping_ = true;
+    if (idle_) closeSocket();
+  }
+  void forceClose() {
+    stopping_ = true;
+    if (exchange_) exchange_->markGone();
+    closeSocket();
+  }
+
+  // For ExchangeImpl.
+  void queue(std::string bytes, bool last);
+  size_t pending() const { return pendingBytes_; }
+
+ private:
+  void armDeadline(std::chrono::steady_clock::duration d);
+  void closeSocket() {
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+  void writeNext();
+  void startWatch();
+  void wake() {
+    if (!waiting_) return;
+    signal_.cancel();
+  }
+  asio::awaitable<void> waitForExchange();
+  asio::awaitable<void> sendErrorAndClose(const api::ApiError& error);
+  void record(const ExchangeImpl& ex);
+
+  tcp::socket socket_;
+  Worker& worker_;
+  beast::flat_buffer buffer_;
+  asio::steady_timer deadline_;
+  asio::steady_timer writeDeadline_;
+  asio::steady_timer signal_;
+  std::string peer_;
+  std::shared_ptr<ExchangeImpl> exchange_;
+  std::deque<std::string> writes_;
+  size_t pendingBytes_ = 0;
+  bool writing_ = false;
+  bool lastQueued_ = false;   // the exchange's final bytes are in writes_
+  bool exchangeDone_ = false; // final bytes written (or the socket failed)
+  bool watching_ = false;
+  bool waiting_ = false;
+  bool idle_ = false;
+  bool stopping_ = false;
+  bool timedOut_ = false;
+  bool broken_ = false;
+};
+
+class Worker {
+ public:
+  Worker(size_t index, ServerLimits limits, obs::Metrics& metrics,
+         const Server::HandlerFactory& factory)
+      : index_(index),
+        limits_(limits),
+        metrics_(metrics),
+        shard_(metrics.shard(index)),
+        acceptor_(io_),
+        rng_(std::random_device{}() ^ (index * 0x9e3779b97f4a7c15ull)) {
+    handler_ = factory(index, io_);
+  }
+
+  uint16_t listen(uint16_t port) {
+    // Dual-stack [::] when the machine has IPv6, else 0.0.0.0.
+    beast::error_code ec;
+    tcp::endpoint endpoint(asio::ip::address_v6::any(), port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::ip::v6_only(false), ec);
+    if (ec) {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+      endpoint = tcp::endpoint(asio::ip::address_v4::any(), port);
+      acceptor_.open(endpoint.protocol(), ec);
+    }
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) {
+      int one = 1;
+      if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+        ec = beast::error_code(errno, boost::system::system_category());
+    }
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      throw std::runtime_error("PORT: cannot listen on port " + std::to_string(port) + ": " +
+                               ec.message());
+    return acceptor_.local_endpoint().port();
+  }
+
+  void start() {
+    asio::co_spawn(io_, accept(), asio::detached);
+    thread_ = std::thread([this] {
+      auto guard = asio::make_work_guard(io_);
+      (void)guard;
+      io_.run();
+    });
+  }
+
+  // Runs on the worker's thread.
+  void beginStop() {
+    asio::post(io_, [this] {
+      stopping_ = true;
+      beast::error_code ec;
+      acceptor_.close(ec);
+      for (auto& weak : sessions_)
+        if (auto s = weak.lock()) s->stopWhenIdle();
+      maybeFinish();
+    });
+  }
+  void forceStop() {
+    asio::post(io_, [this] {
+      for (auto& weak : sessions_)
+        if (auto s = weak.lock()) s->forceClose();
+      // Give the handlers' cancellations a moment to run, then end the loop.
+      auto timer = std::make_shared<asio::steady_timer>(io_, 200ms);
+      timer->async_wait([this, timer](auto) { io_.stop(); });
+    });
+  }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  bool finished() const { return finished_.load(); }
+
+  asio::io_context& io() { return io_; }
+  Handler& handler() { return *handler_; }
+  const ServerLimits& limits() const { return limits_; }
+  obs::MetricsShard& shard() { return shard_; }
+  obs::Metrics& metrics() { return metrics_; }
+  std::mt19937_64& rng() { return rng_; }
+  bool stopping() const { return stopping_; }
+
+  void sessionEnded() {
+    --liveSessions_;
+    maybeFinish();
+  }
+
+  ~Worker() {
+    io_.stop();
+    join();
+    // Close what is left and let the aborted operations unwind while the handler (and the
+    // upstream client it owns) still exists.
+    for (auto& weak : sessions_)
+      if (auto s = weak.lock()) s->forceClose();
+    beast::error_code ec;
+    acceptor_.close(ec);
+    io_.restart();
+    io_.poll();
+    handler_.reset();
+  }
+
+ private:
+  asio::awaitable<void> accept() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(kUseTuple);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+        // EMFILE and friends: back off briefly instead of spinning.
+        asio::steady_timer t(io_, 50ms);
+        co_await t.async_wait(kUseTuple);
+        continue;
+      }
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto session = std::make_shared<Session>(std::move(socket), *this);
+      std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
+      sessions_.push_back(session);
+      ++liveSessions_;
+      asio::co_spawn(io_, session->run(), asio::detached);
+    }
+  }
+
+  void maybeFinish() {
+    if (!stopping_) return;
+    if (liveSessions_ == 0 && !finished_.exchange(true)) io_.stop();
+  }
+
+  size_t index_;
+  ServerLimits limits_;
+  obs::Metrics& metrics_;
+  obs::MetricsShard& shard_;
+  asio::io_context io_{1};
+  tcp::acceptor acceptor_;
+  std::unique_ptr<Handler> handler_;
+  std::list<std::weak_ptr<Session>> sessions_;
+  size_t liveSessions_ = 0;
+  std::mt19937_64 rng_;
+  std::thread thread_;
+  bool stopping_ = false;
+  std::atomic<bool> finished_{false};
+};
+
+// ---- ExchangeImpl ----------------------------------------------------------------------------
+
+void ExchangeImpl::respond(int status, std::string_view contentType, std::string body,
+                           const Headers& extra) {
+  if (!session_ || started()) return;
+  status_ = status;
+  finished_ = true;
+  std::string out;
+  out.reserve(256 + body.size());
+  statusLine(out, status);
+  out += "Content-Type: ";
+  out += contentType;
+  out += "\r\nContent-Length: ";
+  out += std::to_string(body.size());
+  out += "\r\n";
+  commonHeaders(out, info_.requestId, keepAlive_);
+  for (const auto& [name, value] : extra) out += name + ": " + value + "\r\n";
+  out += "\r\n";
+  if (info_.method != "HEAD") out += body;
+  session_->queue(std::move(out), true);
+}
+
+void ExchangeImpl::startStream(int status, std::string_view contentType, const Headers& extra) {
+  if (!session_ || started()) return;
+  status_ = status;
+  streaming_ = true;
+  std::string out;
+  statusLine(out, status);
+  out += "Content-Type: ";
+  out += contentType;
+  out += "\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
+  commonHeaders(out, info_.requestId, keepAlive_);
+  for (const auto& [name, value] : extra) out += name + ": " + value + "\r\n";
+  out += "\r\n";
+  session_->queue(std::move(out), false);
+}
+
+void ExchangeImpl::write(std::string data) {
+  if (!session_ || !streaming_ || finished_ || data.empty()) return;
+  char size[20];
+  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  std::string out;
+  out.reserve(n + data.size() + 2);
+  out.append(size, n);
+  out += data;
+  out += "\r\n";
+  session_->queue(std::move(out), false);
+}
+
+void ExchangeImpl::finish() {
+  if (!session_ || !streaming_ || finished_) return;
+  finished_ = true;
+  session_->queue("0\r\n\r\n", true);
+}
+
+size_t ExchangeImpl::pendingBytes() const { return session_ ? session_->pending() : 0; }
+
+// ---- Session ---------------------------------------------------------------------------------
+
+Session::Session(tcp::socket socket, Worker& worker)
+    : socket_(std::move(socket)),
+      worker_(worker),
+      deadline_(socket_.get_executor()),
+      writeDeadline_(socket_.get_executor()),
+      signal_(socket_.get_executor()) {
+  beast::error_code ec;
+  auto endpoint = socket_.remote_endpoint(ec);
+  if (!ec) peer_ = endpoint.address().to_string();
+}
+
+void Session::armDeadline(std::chrono::steady_clock::duration d) {
+  timedOut_ = false;
+  deadline_.expires_after(d);
+  deadline_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) {
+      self->timedOut_ = true;
+      self->closeSocket();
+    }
+  });
+}
+
+asio::awaitable<void> Session::run() {
+  auto self = shared_from_this();
+  const ServerLimits& limits = worker_.limits();
+  bool first = true;
+  for (;;) {
+    if (stopping_ || worker_.stopping()) break;
+    if (buffer_.size() == 0) {
+      idle_ = true;
+      armDeadline(first ? limits.headerTimeout : limits.keepAliveTimeout);
+      auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(8192), kUseTuple);
+      idle_ = false;
+      if (ec || n == 0) break;
+      buffer_.commit(n);
+    }
+    first = false;
+    // The whole request (headers and body) must arrive within the header timeout: a client
+    // that trickles bytes cannot hold a connection open.
+    armDeadline(limits.headerTimeout);
+    beast::http::request_parser<beast::http::string_body> parser;
+    parser.header_limit(limits.maxHeaderBytes);
+    parser.body_limit(limits.maxBodyBytes);
+    auto [ec, bytes] = co_await beast::http::async_read(socket_, buffer_, parser, kUseTuple);
+    deadline_.cancel();
+    if (ec) {
+      if (timedOut_ || ec == beast::http::error::end_of_stream || ec == asio::error::eof ||
+          ec == asio::error::operation_aborted || ec == asio::error::connection_reset)
+        break;
+      if (ec == beast::http::error::body_limit) {
+        co_await sendErrorAndClose(api::bodyTooLarge(limits.maxBodyBytes));
+      } else if (ec == beast::http::error::header_limit) {
+        api::ApiError e{431, "Request headers are larger than the limit of " +
+                                 std::to_string(limits.maxHeaderBytes) + " bytes.",
+                        "invalid_request_error", std::nullopt, "headers_too_large"};
+        co_await sendErrorAndClose(e);
+      } else {
+        co_await sendErrorAndClose(
+            api::badRequest("Malformed HTTP request: " + ec.message(), std::nullopt, "bad_request"));
+      }
+      break;
+    }
+
+    auto& req = parser.get();
+    RequestInfo info;
+    info.method = std::string(req.method_string());
+    info.target = std::string(req.target());
+    info.started = std::chrono::steady_clock::now();
+    info.requestId = newRequestId(worker_.rng());
+    info.clientIp = peer_;
+    for (const auto& field : req) info.headers.emplace_back(lower(field.name_string()), field.value());
+    info.body = std::move(req.body());
+    const bool keepAlive = req.keep_alive() && !stopping_ && !worker_.stopping();
+
+    exchangeDone_ = false;
+    lastQueued_ = false;
+    exchange_ = std::make_shared<ExchangeImpl>(self, std::move(info), keepAlive);
+    worker_.handler().handle(exchange_);
+    if (!exchange_->responded() && !broken_) startWatch();
+    co_await waitForExchange();
+    record(*exchange_);
+    exchange_->detach();
+    const bool again = exchange_->keepAlive() && !broken_;
+    exchange_.reset();
+    if (!again) break;
+  }
+  deadline_.cancel();
+  writeDeadline_.cancel();
+  closeSocket();
+  worker_.sessionEnded();
+}
+
+asio::awaitable<void> Session::waitForExchange() {
+  while (!(exchangeDone_ && !watching_)) {
+    waiting_ = true;
+    signal_.expires_at(asio::steady_timer::time_point::max());
+    co_await signal_.async_wait(kUseTuple);
+    waiting_ = false;
+  }
+}
+
+asio::awaitable<void> Session::sendErrorAndClose(const api::ApiError& error) {
+  std::string out;
+  std::string body = error.json();
+  statusLine(out, error.status);
+  out += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  commonHeaders(out, "-", false);
+  out += "\r\n" + body;
+  armDeadline(5s);
+  co_await asio::async_write(socket_, asio::buffer(out), kUseTuple);
+  deadline_.cancel();
+  worker_.shard().count("qodo2api_http_requests_total",
+                        "route=\"other\",status=\"" + std::to_string(error.status) + "\"");
+  spdlog::info("access id=- ip={} status={} error=\"{}\"", peer_, error.status, error.message);
+}
+
+// While a handler works asynchronously, keep one read outstanding: it notices at once when the
+// client goes away (so the backend transfer can be aborted) and keeps pipelined bytes.
+void Session::startWatch() {
+  if (watching_ || broken_) return;
+  if (buffer_.size() >= worker_.limits().maxHeaderBytes) return;
+  watching_ = true;
+  socket_.async_read_some(
+      buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+        self->watching_ = false;
+        if (!ec && n > 0) {
+          self->buffer_.commit(n);
+          if (!self->exchangeDone_) self->startWatch();
+        } else if (!self->exchangeDone_ || ec != asio::error::operation_aborted) {
+          self->broken_ = true;
+          if (self->exchange_) self->exchange_->markGone();
+          if (!self->writing_) self->exchangeDone_ = true;
+        }
+        self->wake();
+      });
+}
+
+void Session::queue(std::string bytes, bool last) {
+  if (broken_) {
+    if (last) {
+      exchangeDone_ = true;
+      wake();
+    }
+    return;
+  }
+  pendingBytes_ += bytes.size();
+  writes_.push_back(std::move(bytes));
+  if (last) lastQueued_ = true;
+  if (!writing_) writeNext();
+}
+
+void Session::writeNext() {
+  if (writes_.empty()) {
+    writing_ = false;
+    if (lastQueued_ || broken_) {
+      exchangeDone_ = true;
+      // Stop the watch read so the request loop can own the socket again.
+      if (watching_) {
+        beast::error_code ignored;
+        socket_.cancel(ignored);
+      }
+      wake();
+    } else if (exchange_) {
+      exchange_->notifyDrained();
+    }
+    return;
+  }
+  writing_ = true;
+  writeDeadline_.expires_after(worker_.limits().writeTimeout);
+  writeDeadline_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->closeSocket();
+  });
+  asio::async_write(socket_, asio::buffer(writes_.front()),
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      self->writeDeadline_.cancel();
+                      self->pendingBytes_ -= self->writes_.front().size();
+                      self->writes_.pop_front();
+                      if (ec) {
+                        self->broken_ = true;
+                        self->writes_.clear();
+                        self->pendingBytes_ = 0;
+                        self->writing_ = false;
+                        if (self->exchange_) self->exchange_->markGone();
+                        self->exchangeDone_ = true;
+                        if (self->watching_) {
+                          beast::error_code ignored;
+                          self->socket_.cancel(ignored);
+                        }
+                        self->wake();
+                        return;
+                      }
+                      self->writeNext();
+                    });
+}
+
+void Session::record(const ExchangeImpl& ex) {
+  const RequestInfo& info = ex.request();
+  const AccessNote& note = ex.accessNote();
+  const int status = ex.status() != 0 ? ex.status() : 499;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - info.started).count();
+  const std::string labels =
+      "route=\"" + obs::escapeLabel(note.route) + "\",status=\"" + std::to_string(status) + "\"";
+  worker_.shard().count("qodo2api_http_requests_total", labels);
+  worker_.shard().observe("qodo2api_http_request_duration_seconds",
+                          "route=\"" + obs::escapeLabel(note.route) + "\"", seconds);
+  if (note.promptTokens >= 0)
+    worker_.shard().count("qodo2api_tokens_total", "direction=\"in\"", note.promptTokens);
+  if (note.completionTokens >= 0)
+    worker_.shard().count("qodo2api_tokens_total", "direction=\"out\"", note.completionTokens);
+  const std::string_view path = std::string_view(info.target).substr(0, info.target.find('?'));
+  spdlog::info(
+      "access id={} ip={} method={} path={} status={} model={} duration_ms={:.1f} account={} "
+      "prompt_tokens={} completion_tokens={}{}",
+      info.requestId, info.clientIp, info.method, path, status,
+      note.model.empty() ? "-" : note.model, seconds * 1000,
+      note.account.empty() ? "-" : note.account, note.promptTokens, note.completionTokens,
+      ex.clientGone() ? " client_gone=1" : "");
+}
+
+// ---- Server ----------------------------------------------------------------------------------
+
+Server::Server(uint16_t port, size_t workers, ServerLimits limits, obs::Metrics& metrics,
+               HandlerFactory handlerFor)
+    : port_(port) {
+  for (size_t i = 0; i < std::max<size_t>(workers, 1); ++i)
+    workers_.push_back(std::make_unique<Worker>(i, limits, metrics, handlerFor));
+}
+
+Server::~Server() = default;
+
+void Server::start() {
+  for (auto& w : workers_) {
+    const uint16_t bound = w->listen(port_);
+    port_ = bound;  // port 0: the first worker picks, the others join it
+  }
+  for (auto& w : workers_) w->start();
+}
+
+void Server::stop(std::chrono::seconds grace) {
+  for (auto& w : workers_) w->beginStop();
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  for (;;) {
+    bool all = true;
+    for (auto& w : workers_) all &= w->finished();
+    if (all || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  for (auto& w : workers_)
+    if (!w->finished()) w->forceStop();
+  for (auto& w : workers_) w->join();
+}
+
+asio::io_context& Server::workerContext(size_t index) { return workers_.at(index)->io(); }
+
+}  // namespace http
