@@ -5,6 +5,7 @@
 namespace api {
 namespace {
 
+// Closes the delta object the caller opened, then the choice, the array and the chunk.
 constexpr std::string_view kChoiceTail = R"(},"finish_reason":null}]})" "\n\n";
 
 void appendOptionalString(std::string& out, const std::optional<std::string>& value) {
@@ -49,7 +50,7 @@ void ChunkEncoder::appendDelta(std::string& out, std::string_view deltaField,
 
 void ChunkEncoder::appendRole(std::string& out) const {
   out += choiceHead_;
-  out += R"({"role":"assistant","content":""})";
+  out += R"({"role":"assistant","content":"")";
   out += kChoiceTail;
 }
 

@@ -1,0 +1,214 @@
+#include "api/chat_request.h"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using api::parseChatRequest;
+
+std::string body(std::string_view messages, std::string_view extra = "") {
+  std::string out = R"({"model":"gpt-4o","messages":)";
+  out += messages;
+  out += extra;
+  out += '}';
+  return out;
+}
+
+// The 400 a body earns; fails the test when it parses.
+api::ApiError rejected(const std::string& text) {
+  auto parsed = parseChatRequest(text);
+  EXPECT_FALSE(parsed.ok()) << text;
+  if (parsed.ok()) return {};
+  EXPECT_EQ(parsed.error().status, 400) << parsed.error().message;
+  EXPECT_EQ(parsed.error().type, "invalid_request_error");
+  return parsed.error();
+}
+
+api::ChatRequest accepted(const std::string& text) {
+  auto parsed = parseChatRequest(text);
+  EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().message);
+  return parsed.ok() ? parsed.request() : api::ChatRequest{};
+}
+
+TEST(ChatRequest, ParsesAMinimalRequestWithDefaults) {
+  auto req = accepted(body(R"([{"role":"user","content":"hi"}])"));
+  EXPECT_EQ(req.model, "gpt-4o");
+  ASSERT_NE(req.modelInfo, nullptr);
+  EXPECT_EQ(req.modelInfo->backend, "gpt-4o");
+  ASSERT_EQ(req.messages.size(), 1u);
+  EXPECT_EQ(req.messages[0].role, "user");
+  EXPECT_EQ(req.messages[0].content, "hi");
+  EXPECT_FALSE(req.stream);
+  EXPECT_FALSE(req.includeUsage);
+  EXPECT_FALSE(req.maxTokens);
+}
+
+TEST(ChatRequest, ReadsStreamIncludeUsageAndMaxTokens) {
+  auto req = accepted(body(R"([{"role":"user","content":"hi"}])",
+                           R"(,"stream":true,"stream_options":{"include_usage":true},)"
+                           R"("max_tokens":100000,"temperature":0.2,"unknown":{"x":[1]})"));
+  EXPECT_TRUE(req.stream);
+  EXPECT_TRUE(req.includeUsage);
+  EXPECT_EQ(req.maxTokens, 100000);
+}
+
+TEST(ChatRequest, MaxCompletionTokensIsReadToo) {
+  auto req = accepted(body(R"([{"role":"user","content":"hi"}])", R"(,"max_completion_tokens":50)"));
+  EXPECT_EQ(req.maxTokens, 50);
+}
+
+TEST(ChatRequest, NullOptionalFieldsMeanAbsent) {
+  auto req = accepted(body(R"([{"role":"user","content":"hi"}])",
+                           R"(,"stream":null,"stream_options":null,"max_tokens":null)"));
+  EXPECT_FALSE(req.stream);
+  EXPECT_FALSE(req.maxTokens);
+}
+
+TEST(ChatRequest, KeepsRolesAndOrder) {
+  auto req = accepted(body(R"([{"role":"system","content":"s"},{"role":"user","content":"u"},)"
+                           R"({"role":"assistant","content":"a"},{"role":"tool","content":"t",)"
+                           R"("tool_call_id":"c1"},{"role":"developer","content":"d"}])"));
+  ASSERT_EQ(req.messages.size(), 5u);
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"system", "s"}, {"user", "u"}, {"assistant", "a"}, {"tool", "t"}, {"system", "d"}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(req.messages[i].role, want[i].first);
+    EXPECT_EQ(req.messages[i].content, want[i].second);
+  }
+}
+
+TEST(ChatRequest, JoinsTextPartsWithNewlines) {
+  auto req = accepted(body(R"([{"role":"user","content":[{"type":"text","text":"one"},)"
+                           R"({"type":"text","text":"two"}]}])"));
+  ASSERT_EQ(req.messages.size(), 1u);
+  EXPECT_EQ(req.messages[0].content, "one\ntwo");
+}
+
+TEST(ChatRequest, DropsMessagesWithEmptyOrNullContent) {
+  auto req = accepted(body(R"([{"role":"system","content":""},{"role":"user","content":"q"},)"
+                           R"({"role":"assistant","content":null,"tool_calls":[]},)"
+                           R"({"role":"assistant"},{"role":"user","content":[]}])"));
+  ASSERT_EQ(req.messages.size(), 1u);
+  EXPECT_EQ(req.messages[0].content, "q");
+}
+
+TEST(ChatRequest, RejectsAnImagePartSayingTheBackendTakesNoImages) {
+  auto err = rejected(body(R"([{"role":"user","content":[{"type":"text","text":"look"},)"
+                           R"({"type":"image_url","image_url":{"url":"data:x"}}]}])"));
+  EXPECT_NE(err.message.find("no images"), std::string::npos) << err.message;
+  EXPECT_EQ(err.param, "messages[0].content[1]");
+}
+
+TEST(ChatRequest, RejectsOtherNonTextParts) {
+  auto err = rejected(body(R"([{"role":"user","content":[{"type":"input_audio"}]}])"));
+  EXPECT_EQ(err.param, "messages[0].content[0]");
+  EXPECT_NE(err.message.find("input_audio"), std::string::npos);
+}
+
+TEST(ChatRequest, RejectsMalformedJson) {
+  auto err = rejected(R"({"model":"gpt-4o","messages":[)");
+  EXPECT_NE(err.message.find("JSON"), std::string::npos);
+  EXPECT_FALSE(err.param);
+  rejected("");
+  rejected("{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"\xFF\"}]}");
+}
+
+TEST(ChatRequest, RejectsANonObjectBody) {
+  EXPECT_NE(rejected("[1,2]").message.find("object"), std::string::npos);
+  rejected("\"text\"");
+  rejected("null");
+}
+
+TEST(ChatRequest, RejectsNestingDeeperThanSixtyFourLevels) {
+  std::string deep = body(R"([{"role":"user","content":"hi"}])", R"(,"x":)" +
+                                                                    std::string(70, '[') +
+                                                                    std::string(70, ']'));
+  auto err = rejected(deep);
+  EXPECT_NE(err.message.find("64"), std::string::npos) << err.message;
+}
+
+TEST(ChatRequest, AcceptsNestingUpToTheLimit) {
+  accepted(body(R"([{"role":"user","content":"hi"}])",
+                R"(,"x":)" + std::string(60, '[') + std::string(60, ']')));
+}
+
+TEST(ChatRequest, MissingOrEmptyMessagesNameTheParam) {
+  EXPECT_EQ(rejected(R"({"model":"gpt-4o"})").param, "messages");
+  EXPECT_EQ(rejected(body("[]")).param, "messages");
+  EXPECT_EQ(rejected(body(R"([{"role":"user","content":""}])")).param, "messages");
+  EXPECT_EQ(rejected(body(R"({"role":"user"})")).param, "messages");
+}
+
+TEST(ChatRequest, RejectsMoreThanTenThousandMessages) {
+  std::string many = "[";
+  for (int i = 0; i < 10001; ++i) many += std::string(i ? "," : "") + R"({"role":"user","content":"x"})";
+  many += "]";
+  auto err = rejected(body(many));
+  EXPECT_EQ(err.param, "messages");
+  EXPECT_NE(err.message.find("10000"), std::string::npos);
+}
+
+TEST(ChatRequest, AcceptsExactlyTenThousandMessages) {
+  std::string many = "[";
+  for (int i = 0; i < 10000; ++i) many += std::string(i ? "," : "") + R"({"role":"user","content":"x"})";
+  many += "]";
+  EXPECT_EQ(accepted(body(many)).messages.size(), 10000u);
+}
+
+TEST(ChatRequest, UnknownModelIsModelNotFound) {
+  auto err = rejected(R"({"model":"gpt-5","messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(err.code, "model_not_found");
+  EXPECT_EQ(err.param, "model");
+  EXPECT_NE(err.message.find("gpt-5"), std::string::npos);
+}
+
+TEST(ChatRequest, MissingModelNamesTheParam) {
+  EXPECT_EQ(rejected(R"({"messages":[{"role":"user","content":"hi"}]})").param, "model");
+}
+
+TEST(ChatRequest, MaxTokensAboveTheLimitNamesWhichParam) {
+  EXPECT_EQ(rejected(body(R"([{"role":"user","content":"hi"}])", R"(,"max_tokens":100001)")).param,
+            "max_tokens");
+  EXPECT_EQ(rejected(body(R"([{"role":"user","content":"hi"}])",
+                          R"(,"max_completion_tokens":18446744073709551615)"))
+                .param,
+            "max_completion_tokens");
+  EXPECT_EQ(rejected(body(R"([{"role":"user","content":"hi"}])", R"(,"max_tokens":1e9)")).param,
+            "max_tokens");
+}
+
+TEST(ChatRequest, MaxTokensBelowOneIsRejected) {
+  EXPECT_EQ(rejected(body(R"([{"role":"user","content":"hi"}])", R"(,"max_tokens":0)")).param,
+            "max_tokens");
+  EXPECT_EQ(rejected(body(R"([{"role":"user","content":"hi"}])", R"(,"max_tokens":-5)")).param,
+            "max_tokens");
+}
+
+TEST(ChatRequest, WrongTypesNameTheParam) {
+  const std::string hi = R"([{"role":"user","content":"hi"}])";
+  EXPECT_EQ(rejected(R"({"model":4,"messages":[]})").param, "model");
+  EXPECT_EQ(rejected(body(hi, R"(,"stream":"yes")")).param, "stream");
+  EXPECT_EQ(rejected(body(hi, R"(,"stream_options":true)")).param, "stream_options");
+  EXPECT_EQ(rejected(body(hi, R"(,"stream_options":{"include_usage":1})")).param,
+            "stream_options.include_usage");
+  EXPECT_EQ(rejected(body(hi, R"(,"max_tokens":"10")")).param, "max_tokens");
+  EXPECT_EQ(rejected(body(hi, R"(,"max_tokens":10.5)")).param, "max_tokens");
+  EXPECT_EQ(rejected(body(R"(["hi"])")).param, "messages[0]");
+  EXPECT_EQ(rejected(body(R"([{"role":"user","content":5}])")).param, "messages[0].content");
+  EXPECT_EQ(rejected(body(R"([{"role":"user","content":["x"]}])")).param,
+            "messages[0].content[0]");
+  EXPECT_EQ(rejected(body(R"([{"role":"user","content":[{"type":"text","text":3}]}])")).param,
+            "messages[0].content[0].text");
+  EXPECT_EQ(rejected(body(R"([{"role":7,"content":"x"}])")).param, "messages[0].role");
+  auto err = rejected(body(hi, R"(,"stream":"yes")"));
+  EXPECT_NE(err.message.find("boolean"), std::string::npos) << err.message;
+}
+
+TEST(ChatRequest, RejectsUnknownAndMissingRoles) {
+  auto err = rejected(body(R"([{"role":"user","content":"a"},{"role":"function","content":"x"}])"));
+  EXPECT_EQ(err.param, "messages[1].role");
+  EXPECT_NE(err.message.find("function"), std::string::npos);
+  EXPECT_EQ(rejected(body(R"([{"content":"x"}])")).param, "messages[0].role");
+}
+
+}  // namespace

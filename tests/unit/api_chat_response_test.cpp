@@ -1,0 +1,188 @@
+#include "api/chat_response.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+namespace {
+
+namespace json = boost::json;
+
+// Splits SSE text into the JSON payloads of its `data: …\n\n` events.
+std::vector<std::string> events(const std::string& sse) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < sse.size()) {
+    EXPECT_EQ(sse.compare(pos, 6, "data: "), 0) << sse.substr(pos);
+    const size_t end = sse.find("\n\n", pos);
+    EXPECT_NE(end, std::string::npos);
+    if (end == std::string::npos) break;
+    out.push_back(sse.substr(pos + 6, end - pos - 6));
+    pos = end + 2;
+  }
+  return out;
+}
+
+json::object parseObject(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  EXPECT_FALSE(ec) << ec.message() << ": " << text;
+  return ec || !v.is_object() ? json::object() : v.get_object();
+}
+
+std::vector<std::string> keys(const json::object& o) {
+  std::vector<std::string> out;
+  for (const auto& kv : o) out.emplace_back(kv.key());
+  return out;
+}
+
+using Keys = std::vector<std::string>;
+
+// The fields every chunk repeats, in OpenAI's order.
+json::object checkedChunk(const std::string& event) {
+  json::object chunk = parseObject(event);
+  EXPECT_EQ(chunk["id"], "chatcmpl-abc");
+  EXPECT_EQ(chunk["object"], "chat.completion.chunk");
+  EXPECT_EQ(chunk["created"], 1745000000);
+  EXPECT_EQ(chunk["model"], "deepseek-r1");
+  return chunk;
+}
+
+json::object onlyChoice(json::object& chunk) {
+  EXPECT_EQ(keys(chunk), (Keys{"id", "object", "created", "model", "choices"}));
+  json::array& choices = chunk["choices"].as_array();
+  EXPECT_EQ(choices.size(), 1u);
+  json::object choice = choices.at(0).as_object();
+  EXPECT_EQ(keys(choice), (Keys{"index", "delta", "finish_reason"}));
+  EXPECT_EQ(choice["index"], 0);
+  return choice;
+}
+
+class ChunkEncoderTest : public ::testing::Test {
+ protected:
+  api::ChunkEncoder encoder_{"chatcmpl-abc", 1745000000, "deepseek-r1"};
+  std::string out_;
+};
+
+TEST_F(ChunkEncoderTest, FirstChunkAnnouncesTheAssistantRole) {
+  encoder_.appendRole(out_);
+  auto ev = events(out_);
+  ASSERT_EQ(ev.size(), 1u);
+  json::object chunk = checkedChunk(ev[0]);
+  json::object choice = onlyChoice(chunk);
+  EXPECT_EQ(choice["delta"], (json::object{{"role", "assistant"}, {"content", ""}}));
+  EXPECT_TRUE(choice["finish_reason"].is_null());
+}
+
+TEST_F(ChunkEncoderTest, ContentChunkCarriesTheTextEscaped) {
+  encoder_.appendContent(out_, "line \"one\"\n中文\x01");
+  auto ev = events(out_);
+  ASSERT_EQ(ev.size(), 1u);
+  json::object chunk = checkedChunk(ev[0]);
+  json::object choice = onlyChoice(chunk);
+  EXPECT_EQ(choice["delta"], (json::object{{"content", "line \"one\"\n中文\x01"}}));
+  EXPECT_TRUE(choice["finish_reason"].is_null());
+}
+
+TEST_F(ChunkEncoderTest, ReasoningChunkUsesReasoningContent) {
+  encoder_.appendReasoning(out_, "let me think");
+  json::object chunk = checkedChunk(events(out_).at(0));
+  json::object choice = onlyChoice(chunk);
+  EXPECT_EQ(choice["delta"], (json::object{{"reasoning_content", "let me think"}}));
+}
+
+TEST_F(ChunkEncoderTest, StopChunkHasAnEmptyDeltaAndFinishReasonStop) {
+  encoder_.appendStop(out_);
+  json::object chunk = checkedChunk(events(out_).at(0));
+  json::object choice = onlyChoice(chunk);
+  EXPECT_EQ(choice["delta"], json::object());
+  EXPECT_EQ(choice["finish_reason"], "stop");
+}
+
+TEST_F(ChunkEncoderTest, UsageChunkHasNoChoicesAndTheTotals) {
+  encoder_.appendUsage(out_, {12, 30});
+  json::object chunk = checkedChunk(events(out_).at(0));
+  EXPECT_EQ(keys(chunk), (Keys{"id", "object", "created", "model", "choices", "usage"}));
+  EXPECT_EQ(chunk["choices"], json::array());
+  json::object usage = chunk["usage"].as_object();
+  EXPECT_EQ(keys(usage), (Keys{"prompt_tokens", "completion_tokens", "total_tokens"}));
+  EXPECT_EQ(usage["prompt_tokens"], 12);
+  EXPECT_EQ(usage["completion_tokens"], 30);
+  EXPECT_EQ(usage["total_tokens"], 42);
+}
+
+TEST_F(ChunkEncoderTest, ErrorEventHoldsTheOpenAiErrorObject) {
+  api::ChunkEncoder::appendError(out_, api::badGateway("backend went away \xFF"));
+  json::object body = parseObject(events(out_).at(0));
+  EXPECT_EQ(keys(body), (Keys{"error"}));
+  json::object err = body["error"].as_object();
+  EXPECT_EQ(keys(err), (Keys{"message", "type", "param", "code"}));
+  EXPECT_EQ(err["message"], "backend went away \xEF\xBF\xBD");
+  EXPECT_EQ(err["type"], "upstream_error");
+  EXPECT_TRUE(err["param"].is_null());
+  EXPECT_EQ(err["code"], "bad_gateway");
+}
+
+TEST_F(ChunkEncoderTest, DoneIsTheLiteralSentinel) {
+  api::ChunkEncoder::appendDone(out_);
+  EXPECT_EQ(out_, "data: [DONE]\n\n");
+}
+
+TEST_F(ChunkEncoderTest, EventsAppendOneAfterAnother) {
+  encoder_.appendRole(out_);
+  encoder_.appendContent(out_, "a");
+  encoder_.appendStop(out_);
+  api::ChunkEncoder::appendDone(out_);
+  auto ev = events(out_);
+  ASSERT_EQ(ev.size(), 4u);
+  EXPECT_EQ(ev[3], "[DONE]");
+}
+
+TEST(CompletionJson, HoldsTheWholeAnswerAndUsage) {
+  json::object body = parseObject(
+      api::completionJson("chatcmpl-x", 1700000000, "gpt-4o", "Hello!", std::nullopt, {5, 2}));
+  EXPECT_EQ(keys(body), (Keys{"id", "object", "created", "model", "choices", "usage"}));
+  EXPECT_EQ(body["id"], "chatcmpl-x");
+  EXPECT_EQ(body["object"], "chat.completion");
+  EXPECT_EQ(body["created"], 1700000000);
+  EXPECT_EQ(body["model"], "gpt-4o");
+  json::array choices = body["choices"].as_array();
+  ASSERT_EQ(choices.size(), 1u);
+  json::object choice = choices[0].as_object();
+  EXPECT_EQ(keys(choice), (Keys{"index", "message", "finish_reason"}));
+  EXPECT_EQ(choice["index"], 0);
+  EXPECT_EQ(choice["message"], (json::object{{"role", "assistant"}, {"content", "Hello!"}}));
+  EXPECT_EQ(choice["finish_reason"], "stop");
+  EXPECT_EQ(body["usage"],
+            (json::object{{"prompt_tokens", 5}, {"completion_tokens", 2}, {"total_tokens", 7}}));
+}
+
+TEST(CompletionJson, AddsReasoningContentWhenGiven) {
+  json::object body = parseObject(
+      api::completionJson("chatcmpl-x", 1, "deepseek-r1", "42", std::string_view("hmm"), {1, 1}));
+  json::object message = body["choices"].as_array()[0].as_object()["message"].as_object();
+  EXPECT_EQ(keys(message), (Keys{"role", "content", "reasoning_content"}));
+  EXPECT_EQ(message["content"], "42");
+  EXPECT_EQ(message["reasoning_content"], "hmm");
+}
+
+TEST(CompletionId, IsChatcmplAndTwentyNineAlphanumerics) {
+  std::mt19937_64 rng(7);
+  const std::string id = api::newCompletionId(rng);
+  ASSERT_EQ(id.size(), 9u + 29u);
+  EXPECT_EQ(id.substr(0, 9), "chatcmpl-");
+  for (char c : id.substr(9)) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c))) << id;
+}
+
+TEST(CompletionId, DiffersFromCallToCallAndRepeatsForTheSameSeed) {
+  std::mt19937_64 a(1);
+  std::mt19937_64 b(1);
+  const std::string first = api::newCompletionId(a);
+  EXPECT_NE(first, api::newCompletionId(a));
+  EXPECT_EQ(first, api::newCompletionId(b));
+}
+
+}  // namespace
