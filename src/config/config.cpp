@@ -136,7 +136,7 @@ LoadResult load(const Env& env, int cores) {
   c.workers = std::max(1, cores);
   Loader l(env);
 
-  l.integer("PORT", c.port, 1, 65535);
+  l.integer("PORT", c.port, 0, 65535);  // 0: any free port (tests)
 
   if (auto v = l.raw("QD_COOKIE")) {
     size_t position = 0;
