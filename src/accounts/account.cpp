@@ -1,0 +1,62 @@
+#include "accounts/account.h"
+
+namespace accounts {
+
+bool hasValidToken(const Account& account, TimePoint now) {
+  return !account.accessToken.empty() && (!account.accessExpiry || now < *account.accessExpiry);
+}
+
+bool isUsable(const Account& account, TimePoint now) {
+  return effective(account.status, now).state == State::kActive && hasValidToken(account, now);
+}
+
+int64_t toUnixSeconds(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+TimePoint fromUnixSeconds(int64_t seconds) { return TimePoint(std::chrono::seconds(seconds)); }
+
+store::StoredAccount toStored(const Account& a) {
+  store::StoredAccount row;
+  row.id = a.id;
+  row.apiKey = a.apiKey;
+  row.refreshToken = a.refreshToken;
+  row.originalTokenHash = a.originalTokenHash;
+  row.state = std::string(stateName(a.status.state));
+  if (a.status.cooldownUntil) {
+    auto ceil = std::chrono::ceil<std::chrono::seconds>(a.status.cooldownUntil->time_since_epoch());
+    row.cooldownUntil = ceil.count();
+  }
+  row.lastError = a.lastError;
+  row.requests = static_cast<int64_t>(a.requests);
+  row.failures = static_cast<int64_t>(a.failures);
+  if (a.lastUsed) row.lastUsed = toUnixSeconds(*a.lastUsed);
+  row.createdAt = toUnixSeconds(a.createdAt);
+  return row;
+}
+
+Account fromStored(const store::StoredAccount& row) {
+  Account a;
+  a.id = row.id;
+  a.apiKey = row.apiKey;
+  a.refreshToken = row.refreshToken;
+  a.originalTokenHash = row.originalTokenHash;
+  // An unknown name (a newer version's state) reads as active: the account gets a chance and
+  // the next outcome sets it right.
+  a.status.state = parseState(row.state).value_or(State::kActive);
+  if (a.status.state == State::kCooling) {
+    if (row.cooldownUntil) {
+      a.status.cooldownUntil = fromUnixSeconds(*row.cooldownUntil);
+    } else {
+      a.status.state = State::kActive;
+    }
+  }
+  a.lastError = row.lastError;
+  a.requests = static_cast<uint64_t>(row.requests);
+  a.failures = static_cast<uint64_t>(row.failures);
+  if (row.lastUsed) a.lastUsed = fromUnixSeconds(*row.lastUsed);
+  a.createdAt = fromUnixSeconds(row.createdAt);
+  return a;
+}
+
+}  // namespace accounts

@@ -1,0 +1,164 @@
+// The account pool shared by every worker: which account serves a request (acquire), what the
+// backend's answer did to it (release), and the admin's view and actions. Thread-safe with short
+// critical sections; nothing under its lock does I/O. Token exchanges and persistence belong to
+// the control thread and are reached through AccountControl and PoolObserver.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "accounts/account.h"
+#include "accounts/state.h"
+#include "config/config.h"
+#include "store/account_store.h"
+
+namespace accounts {
+
+// One request's hold on an account, from acquire to release. After refreshNow() handed out a new
+// access token, the relay replaces accessToken and sets refreshed before retrying, so a second
+// 401 on a refreshed lease is released as Outcome::kInvalidToken.
+struct Lease {
+  int64_t accountId = 0;
+  std::string accessToken;
+  std::string maskedKey;  // for logs: obs::maskSecret of the refresh token
+  bool refreshed = false;
+};
+
+// What GET /admin/accounts shows. Times are Unix seconds.
+struct AccountView {
+  int64_t id = 0;
+  std::string key;  // first 6 characters of the refresh token, then "…"
+  std::string state;
+  std::optional<int64_t> cooldownUntil;
+  std::string lastError;
+  uint64_t requests = 0;
+  uint64_t failures = 0;
+  std::optional<int64_t> lastUsed;
+};
+
+// Accounts by effective state; `usable` = active with a valid access token (/readyz: > 0).
+struct StateCounts {
+  size_t active = 0;
+  size_t cooling = 0;
+  size_t exhausted = 0;
+  size_t invalid = 0;
+  size_t usable = 0;
+  size_t total() const { return active + cooling + exhausted + invalid; }
+};
+
+enum class AddError {
+  kNone,
+  kInvalidToken,    // Firebase rejected the refresh token (HTTP 400)
+  kDuplicate,       // that refresh token is already in the pool
+  kExchangeFailed,  // network or Firebase 5xx: try again later (HTTP 502)
+  kStorage,         // the database refused the row (HTTP 500)
+  kUnavailable,     // no control thread attached (HTTP 503)
+};
+
+struct AddResult {
+  std::optional<int64_t> id;
+  AddError error = AddError::kNone;
+  std::string message;  // empty on success; never holds secrets
+};
+
+using AddCallback = std::function<void(AddResult)>;
+using RefreshCallback = std::function<void(std::optional<std::string> newAccessToken)>;
+
+// The control thread's side (TokenRefresher). Every call may come from any thread and returns at
+// once; callbacks run on the control thread.
+class AccountControl {
+ public:
+  virtual ~AccountControl() = default;
+  virtual void refreshNow(int64_t id, RefreshCallback done) = 0;
+  virtual void add(config::AccountSpec spec, AddCallback done) = 0;
+  // Exchange soon and resume background refresh (after an admin enabled the account).
+  virtual void exchangeSoon(int64_t id) = 0;
+};
+
+// Told about every change that must reach the database (Persister). Called from any thread,
+// never under the pool's lock; must return at once.
+class PoolObserver {
+ public:
+  virtual ~PoolObserver() = default;
+  virtual void accountChanged(int64_t id) = 0;
+  virtual void accountRemoved(int64_t id, const std::string& originalTokenHash) = 0;
+};
+
+struct PoolOptions {
+  config::AccountStrategy strategy = config::AccountStrategy::kRandom;
+  std::chrono::seconds lockDuration{600};  // RATE_LIMIT_COOKIE_LOCK_DURATION
+  uint64_t seed = std::random_device{}();
+};
+
+class AccountPool {
+ public:
+  explicit AccountPool(PoolOptions options);
+  AccountPool(const AccountPool&) = delete;
+  AccountPool& operator=(const AccountPool&) = delete;
+
+  // Set before the workers and the control thread start; not changed while they run.
+  void setControl(AccountControl* control) { control_ = control; }
+  void setObserver(PoolObserver* observer) { observer_ = observer; }
+
+  // --- workers ---
+  // A usable account not in `tried`, chosen by the strategy; its inFlight count goes up.
+  std::optional<Lease> acquire(std::span<const int64_t> tried, TimePoint now);
+  // Applies the outcome (state, counters, last error, last used) and ends the lease. A lease on
+  // an account removed meanwhile is ignored. `lastError` is kept for failures only.
+  void release(const Lease& lease, Outcome outcome, std::string_view lastError, TimePoint now);
+  // The first 401: exchange this account's refresh token now. `done` runs on the control thread
+  // with the new access token, or nullopt when the exchange failed (the account's state then
+  // says why); post back to your own executor from it.
+  void refreshNow(int64_t id, RefreshCallback done);
+
+  // --- admin ---
+  std::vector<AccountView> list(TimePoint now) const;
+  // Exchanges the token first; only a working account is added. `done` runs on the control
+  // thread.
+  void add(config::AccountSpec spec, AddCallback done);
+  // False when no such account. Leases in flight on it end silently.
+  bool remove(int64_t id);
+  // Back to active with no cool-down and no last error; exchanges again when the account holds
+  // no valid access token or was invalid. False when no such account.
+  bool enable(int64_t id, TimePoint now);
+
+  StateCounts counts(TimePoint now) const;
+
+  // --- start-up and control thread ---
+  void insert(Account account);
+  std::vector<int64_t> ids() const;
+  std::optional<Account> find(int64_t id) const;
+  std::optional<int64_t> findByHash(std::string_view originalTokenHash) const;
+  // A successful exchange. An empty `refreshToken` or the same one keeps the current token;
+  // a new one replaces it and is persisted. False when the account is gone.
+  bool applyToken(int64_t id, std::string accessToken, TimePoint expiry, std::string refreshToken);
+  // Firebase rejected the refresh token.
+  bool markInvalid(int64_t id, std::string_view error);
+  // A failed exchange that will be retried: only the last error changes.
+  bool noteError(int64_t id, std::string_view error);
+  std::optional<store::StoredAccount> snapshot(int64_t id) const;
+
+ private:
+  Account* findLocked(int64_t id);
+  const Account* findLocked(int64_t id) const;
+  void changed(int64_t id);
+
+  const PoolOptions options_;
+  AccountControl* control_ = nullptr;
+  PoolObserver* observer_ = nullptr;
+
+  mutable std::mutex mutex_;
+  std::vector<Account> accounts_;  // ordered by id
+  std::mt19937_64 random_;
+  int64_t lastChosenId_ = 0;
+};
+
+}  // namespace accounts

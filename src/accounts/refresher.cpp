@@ -1,0 +1,264 @@
+#include "accounts/refresher.h"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "accounts/token_hash.h"
+#include "obs/secrets.h"
+
+namespace accounts {
+
+using std::chrono::milliseconds;
+
+milliseconds refreshDelay(milliseconds lifetime, const RefresherOptions& options, double unit) {
+  const double factor = options.refreshAt * (1.0 + options.jitter * std::clamp(unit, -1.0, 1.0));
+  auto delay = milliseconds(static_cast<int64_t>(static_cast<double>(lifetime.count()) * factor));
+  return std::max(delay, options.minDelay);
+}
+
+milliseconds backoffDelay(int failures, const RefresherOptions& options) {
+  const int doublings = std::clamp(failures - 1, 0, 30);
+  const double delay = static_cast<double>(options.backoffBase.count()) * std::pow(2.0, doublings);
+  return milliseconds(static_cast<int64_t>(
+      std::min(delay, static_cast<double>(options.backoffCap.count()))));
+}
+
+TokenRefresher::TokenRefresher(boost::asio::io_context& control, AccountPool& pool,
+                               Persister& persister, Exchanger exchanger, RefresherOptions options)
+    : control_(control),
+      pool_(pool),
+      persister_(persister),
+      exchanger_(std::move(exchanger)),
+      options_(std::move(options)),
+      random_(options_.seed) {
+  pool_.setControl(this);
+}
+
+TokenRefresher::~TokenRefresher() { pool_.setControl(nullptr); }
+
+template <class F>
+void TokenRefresher::onControl(F&& f) {
+  std::weak_ptr<int> alive = alive_;
+  boost::asio::post(control_, [alive, f = std::forward<F>(f)]() mutable {
+    if (!alive.expired()) f();
+  });
+}
+
+TokenRefresher::Entry& TokenRefresher::entry(int64_t id) {
+  auto& e = entries_[id];
+  if (!e.timer) e.timer = std::make_unique<boost::asio::steady_timer>(control_);
+  return e;
+}
+
+void TokenRefresher::start() {
+  onControl([this] {
+    std::vector<int64_t> ids;
+    for (int64_t id : pool_.ids()) {
+      auto account = pool_.find(id);
+      if (!account || account->status.state == State::kInvalid) continue;
+      Entry& e = entry(id);
+      if (!e.initial) {
+        e.initial = true;
+        ++initialPending_;
+      }
+      ids.push_back(id);
+    }
+    if (initialPending_ == 0) {
+      std::lock_guard lock(initialMutex_);
+      initialFinished_ = true;
+      initialDone_.notify_all();
+    }
+    for (int64_t id : ids) exchange(id);
+  });
+}
+
+bool TokenRefresher::waitForInitial(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(initialMutex_);
+  return initialDone_.wait_until(lock, deadline, [this] { return initialFinished_; });
+}
+
+void TokenRefresher::finishInitial(Entry& e) {
+  if (!e.initial) return;
+  e.initial = false;
+  if (initialPending_ > 0 && --initialPending_ == 0) {
+    std::lock_guard lock(initialMutex_);
+    initialFinished_ = true;
+    initialDone_.notify_all();
+  }
+}
+
+RefreshCounts TokenRefresher::refreshCounts() const {
+  return {ok_.load(), rejected_.load(), transient_.load()};
+}
+
+void TokenRefresher::refreshNow(int64_t id, RefreshCallback done) {
+  onControl([this, id, done = std::move(done)]() mutable {
+    if (!pool_.find(id)) {
+      done(std::nullopt);
+      return;
+    }
+    entry(id).waiters.push_back(std::move(done));
+    exchange(id);
+  });
+}
+
+void TokenRefresher::exchangeSoon(int64_t id) {
+  onControl([this, id] {
+    entry(id).failures = 0;
+    exchange(id);
+  });
+}
+
+void TokenRefresher::exchange(int64_t id) {
+  auto account = pool_.find(id);
+  auto it = entries_.find(id);
+  if (!account) {
+    if (it != entries_.end()) {
+      auto waiters = std::move(it->second.waiters);
+      finishInitial(it->second);
+      entries_.erase(it);
+      for (auto& w : waiters) w(std::nullopt);
+    }
+    return;
+  }
+  Entry& e = entry(id);
+  // Joins the exchange already under way: its answer goes to every waiter.
+  if (e.exchanging) return;
+  e.exchanging = true;
+  e.timer->cancel();
+  std::weak_ptr<int> alive = alive_;
+  exchanger_({account->apiKey, account->refreshToken}, [this, alive, id](ExchangeResult result) {
+    if (alive.expired()) return;
+    onExchanged(id, std::move(result));
+  });
+}
+
+void TokenRefresher::onExchanged(int64_t id, ExchangeResult result) {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  Entry& e = it->second;
+  e.exchanging = false;
+  auto waiters = std::move(e.waiters);
+  e.waiters.clear();
+  finishInitial(e);
+  const auto account = pool_.find(id);
+  const std::string key = account ? obs::maskSecret(account->refreshToken) : "…";
+
+  std::optional<std::string> token;
+  switch (result.status) {
+    case ExchangeStatus::kOk: {
+      ++ok_;
+      const TimePoint expiry = options_.clock() + result.expiresIn;
+      if (!pool_.applyToken(id, result.accessToken, expiry, std::move(result.refreshToken))) {
+        entries_.erase(it);
+        break;
+      }
+      e.failures = 0;
+      token = std::move(result.accessToken);
+      std::uniform_real_distribution<double> unit(-1.0, 1.0);
+      schedule(id, refreshDelay(result.expiresIn, options_, unit(random_)));
+      break;
+    }
+    case ExchangeStatus::kRejected:
+      ++rejected_;
+      spdlog::warn("account {} ({}) is invalid: token exchange rejected: {}", id, key,
+                   result.error);
+      pool_.markInvalid(id, "token exchange rejected: " + result.error);
+      break;
+    case ExchangeStatus::kTransient: {
+      ++transient_;
+      ++e.failures;
+      const auto delay = backoffDelay(e.failures, options_);
+      spdlog::warn("account {} ({}) token exchange failed, retrying in {} ms: {}", id, key,
+                   delay.count(), result.error);
+      pool_.noteError(id, "token exchange failed: " + result.error);
+      schedule(id, delay);
+      break;
+    }
+  }
+  for (auto& w : waiters) w(token);
+}
+
+void TokenRefresher::schedule(int64_t id, milliseconds delay) {
+  Entry& e = entry(id);
+  e.timer->expires_after(delay);
+  std::weak_ptr<int> alive = alive_;
+  e.timer->async_wait([this, alive, id](const boost::system::error_code& ec) {
+    if (ec || alive.expired()) return;
+    auto account = pool_.find(id);
+    if (!account) {
+      entries_.erase(id);
+      return;
+    }
+    // An invalid account rests until an admin enables it (exchangeSoon).
+    if (account->status.state == State::kInvalid) return;
+    exchange(id);
+  });
+}
+
+void TokenRefresher::add(config::AccountSpec spec, AddCallback done) {
+  onControl([this, spec = std::move(spec), done = std::move(done)]() mutable {
+    std::string hash = sha256Hex(spec.refreshToken);
+    if (auto existing = pool_.findByHash(hash)) {
+      done({std::nullopt, AddError::kDuplicate,
+            "the account is already in the pool (id " + std::to_string(*existing) + ")"});
+      return;
+    }
+    std::weak_ptr<int> alive = alive_;
+    ExchangeRequest request{spec.apiKey, spec.refreshToken};
+    exchanger_(request, [this, alive, spec = std::move(spec), hash = std::move(hash),
+                         done = std::move(done)](ExchangeResult result) mutable {
+      if (alive.expired()) return;
+      completeAdd(std::move(spec), std::move(hash), std::move(result), std::move(done));
+    });
+  });
+}
+
+void TokenRefresher::completeAdd(config::AccountSpec spec, std::string hash,
+                                 ExchangeResult result, AddCallback done) {
+  if (result.status == ExchangeStatus::kRejected) {
+    ++rejected_;
+    done({std::nullopt, AddError::kInvalidToken,
+          "the refresh token was rejected: " + result.error});
+    return;
+  }
+  if (result.status == ExchangeStatus::kTransient) {
+    ++transient_;
+    done({std::nullopt, AddError::kExchangeFailed, "token exchange failed: " + result.error});
+    return;
+  }
+  ++ok_;
+  // Two adds of one token may have raced through their exchanges.
+  if (auto existing = pool_.findByHash(hash)) {
+    done({std::nullopt, AddError::kDuplicate,
+          "the account is already in the pool (id " + std::to_string(*existing) + ")"});
+    return;
+  }
+  const TimePoint now = options_.clock();
+  Account account;
+  account.apiKey = std::move(spec.apiKey);
+  account.refreshToken =
+      result.refreshToken.empty() ? std::move(spec.refreshToken) : std::move(result.refreshToken);
+  account.originalTokenHash = std::move(hash);
+  account.accessToken = std::move(result.accessToken);
+  account.accessExpiry = now + result.expiresIn;
+  account.createdAt = now;
+  int64_t id = 0;
+  store::Status status = persister_.insertNow(account, &id);
+  if (!status.ok()) {
+    done({std::nullopt, AddError::kStorage, "saving the account failed: " + status.message()});
+    return;
+  }
+  account.id = id;
+  const std::string key = obs::maskSecret(account.refreshToken);
+  pool_.insert(std::move(account));
+  spdlog::info("account {} ({}) added", id, key);
+  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  schedule(id, refreshDelay(result.expiresIn, options_, unit(random_)));
+  done({id, AddError::kNone, {}});
+}
+
+}  // namespace accounts

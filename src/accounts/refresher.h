@@ -1,0 +1,115 @@
+// Token lifecycle (SPEC §5) on the control thread: every account's refresh token is exchanged at
+// start-up in parallel, again in the background before the access token expires, at once after a
+// 401 (refreshNow), and for admin add/enable. Rejected tokens mark the account invalid; network
+// errors and 5xx are retried with exponential back-off while the old access token still serves.
+// No request ever waits on it, except the one whose 401 asked for a refresh.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <vector>
+
+#include "accounts/exchange.h"
+#include "accounts/persister.h"
+#include "accounts/pool.h"
+
+namespace accounts {
+
+struct RefresherOptions {
+  double refreshAt = 0.8;  // refresh when this fraction of the token's lifetime has passed
+  double jitter = 0.1;     // ± this fraction of that delay, so accounts do not refresh together
+  std::chrono::milliseconds minDelay{1000};
+  std::chrono::milliseconds backoffBase{1000};
+  std::chrono::milliseconds backoffCap{std::chrono::minutes(5)};
+  std::function<TimePoint()> clock = [] { return Clock::now(); };
+  uint64_t seed = std::random_device{}();
+};
+
+// Exchanges by result, for /metrics (qodo2api_token_refreshes_total{result=…}).
+struct RefreshCounts {
+  uint64_t ok = 0;
+  uint64_t rejected = 0;
+  uint64_t transient = 0;
+};
+
+// When to refresh a token living `lifetime`: lifetime × refreshAt × (1 + jitter × unit), unit in
+// [-1, 1], at least minDelay.
+std::chrono::milliseconds refreshDelay(std::chrono::milliseconds lifetime,
+                                       const RefresherOptions& options, double unit);
+
+// The wait after `failures` consecutive transient failures (1 → base): base × 2^(failures-1),
+// capped.
+std::chrono::milliseconds backoffDelay(int failures, const RefresherOptions& options);
+
+class TokenRefresher : public AccountControl {
+ public:
+  // Attaches itself to `pool` as its control; construct before the workers start. Everything
+  // it does runs on `control`'s thread.
+  TokenRefresher(boost::asio::io_context& control, AccountPool& pool, Persister& persister,
+                 Exchanger exchanger, RefresherOptions options = {});
+  // Call once `control` has stopped (or on its thread).
+  ~TokenRefresher() override;
+
+  // Any thread: exchanges every account that is not invalid, all at once.
+  void start();
+  // Blocks the calling thread (main) until every start-up exchange answered once, or until
+  // `deadline`. True when all answered.
+  bool waitForInitial(std::chrono::steady_clock::time_point deadline);
+
+  RefreshCounts refreshCounts() const;
+
+  void refreshNow(int64_t id, RefreshCallback done) override;
+  void add(config::AccountSpec spec, AddCallback done) override;
+  void exchangeSoon(int64_t id) override;
+
+ private:
+  struct Entry {
+    std::unique_ptr<boost::asio::steady_timer> timer;
+    bool exchanging = false;
+    bool initial = false;  // start() waits for its first answer
+    int failures = 0;      // consecutive transient failures
+    std::vector<RefreshCallback> waiters;
+  };
+
+  Entry& entry(int64_t id);
+  void exchange(int64_t id);
+  void onExchanged(int64_t id, ExchangeResult result);
+  void schedule(int64_t id, std::chrono::milliseconds delay);
+  void finishInitial(Entry& entry);
+  void completeAdd(config::AccountSpec spec, std::string hash, ExchangeResult result,
+                   AddCallback done);
+  template <class F>
+  void onControl(F&& f);
+
+  boost::asio::io_context& control_;
+  AccountPool& pool_;
+  Persister& persister_;
+  Exchanger exchanger_;
+  RefresherOptions options_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+
+  // Control thread only.
+  std::map<int64_t, Entry> entries_;
+  std::mt19937_64 random_;
+  size_t initialPending_ = 0;
+
+  std::mutex initialMutex_;
+  std::condition_variable initialDone_;
+  bool initialFinished_ = false;
+
+  std::atomic<uint64_t> ok_{0};
+  std::atomic<uint64_t> rejected_{0};
+  std::atomic<uint64_t> transient_{0};
+};
+
+}  // namespace accounts
