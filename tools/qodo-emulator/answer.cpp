@@ -82,8 +82,8 @@ AnswerPlan planAnswer(const ChatBehaviour& b, const ChatRequestInfo& req) {
       --statusLeft;
     }
     // The remaining status events are spread evenly between the text events.
-    std::size_t gap = statusLeft > 0 ? std::max<std::size_t>(1, pieces.size() / (statusLeft + 1))
-                                     : 0;
+    std::size_t gap =
+        statusLeft > 0 ? std::max<std::size_t>(1, pieces.size() / (statusLeft + 1)) : 0;
     for (std::size_t i = 0; i < pieces.size(); ++i) {
       events.push_back(textEvent(b, model, pieces[i]));
       isText.push_back(true);
@@ -108,8 +108,8 @@ AnswerPlan planAnswer(const ChatBehaviour& b, const ChatRequestInfo& req) {
     f.event = true;
     f.text = line(events[i]);
     if (garbageLeft > 0 && i % garbageGap == 0) {
-      f.text += line("<html>garbage line " + std::to_string(b.garbageLines - garbageLeft) +
-                     " {not json");
+      f.text +=
+          line("<html>garbage line " + std::to_string(b.garbageLines - garbageLeft) + " {not json");
       --garbageLeft;
     }
     plan.frames.push_back(std::move(f));

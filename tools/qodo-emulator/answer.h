@@ -17,9 +17,9 @@ struct ChatRequestInfo {
 };
 
 struct Frame {
-  std::string text;          // written as is (lines already terminated)
-  std::uint64_t fill = 0;    // then this many filler bytes and a newline (the oversize line)
-  bool event = false;        // counts toward `after_events` and is preceded by the interval
+  std::string text;        // written as is (lines already terminated)
+  std::uint64_t fill = 0;  // then this many filler bytes and a newline (the oversize line)
+  bool event = false;      // counts toward `after_events` and is preceded by the interval
 };
 
 // The frames of an answer, and the text a client should reassemble from them.

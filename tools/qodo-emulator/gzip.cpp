@@ -10,8 +10,8 @@ namespace emu {
 
 GzipStream::GzipStream() {
   // 15 + 16: a gzip wrapper instead of zlib's; memLevel 8 is zlib's default.
-  if (deflateInit2(&stream_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&stream_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK)
     throw std::runtime_error("deflateInit2 failed");
 }
 
@@ -62,8 +62,7 @@ std::uint64_t bombSegments(std::uint64_t bytes) {
 
 std::string bombTrailer(std::uint64_t bytes) {
   std::string in(kBombSegmentBytes, 'A');
-  uLong segCrc = crc32(0L, reinterpret_cast<const Bytef*>(in.data()),
-                       static_cast<uInt>(in.size()));
+  uLong segCrc = crc32(0L, reinterpret_cast<const Bytef*>(in.data()), static_cast<uInt>(in.size()));
   uLong crc = 0;
   std::uint64_t n = bombSegments(bytes);
   for (std::uint64_t i = 0; i < n; ++i) crc = crc32_combine(crc, segCrc, kBombSegmentBytes);

@@ -2,11 +2,11 @@
 // answer still arrives event by event), and the pieces of a gzip bomb.
 #pragma once
 
+#include <zlib.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include <zlib.h>
 
 namespace emu {
 

@@ -3,14 +3,13 @@
 // scenario → registry → server; SIGTERM/SIGINT end it with status 0.
 #include <sys/resource.h>
 
+#include <boost/asio/signal_set.hpp>
+#include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <boost/asio/signal_set.hpp>
-#include <boost/json.hpp>
 
 #include "registry.h"
 #include "scenario.h"
@@ -35,8 +34,8 @@ int toInt(const std::string& flag, const std::string& value, int min, int max) {
     if (used != value.size() || v < min || v > max) throw std::out_of_range(flag);
     return static_cast<int>(v);
   } catch (const std::exception&) {
-    usageError(flag + " wants a number from " + std::to_string(min) + " to " +
-               std::to_string(max) + ", got '" + value + "'");
+    usageError(flag + " wants a number from " + std::to_string(min) + " to " + std::to_string(max) +
+               ", got '" + value + "'");
   }
 }
 

@@ -10,8 +10,7 @@ namespace json = boost::json;
 namespace {
 
 std::string base64Url(const std::string& in) {
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   std::uint32_t acc = 0;
   int bits = 0;
@@ -200,12 +199,9 @@ json::value Registry::stats() {
   json::object refresh;
   for (const auto& [token, rt] : refreshTokens_)
     refresh[token] = json::object{{"account", rt.account}, {"valid", rt.valid}};
-  return json::object{{"counters", std::move(counters)},
-                      {"open_streams", openStreams_},
-                      {"peak_open_streams", peakStreams_},
-                      {"accounts", std::move(accounts)},
-                      {"refresh_tokens", std::move(refresh)},
-                      {"requests", std::move(requests)},
+  return json::object{{"counters", std::move(counters)},      {"open_streams", openStreams_},
+                      {"peak_open_streams", peakStreams_},    {"accounts", std::move(accounts)},
+                      {"refresh_tokens", std::move(refresh)}, {"requests", std::move(requests)},
                       {"scenario", scenario_->source}};
 }
 

@@ -3,6 +3,7 @@
 // its scripted sequence, counters, and the last recorded requests for /_emulator/stats.
 #pragma once
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -11,8 +12,6 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
-
-#include <boost/json.hpp>
 
 #include "scenario.h"
 

@@ -20,8 +20,8 @@ const json::object& asObject(const json::value& v, const std::string& where) {
 std::int64_t asInt(const json::value& v, const std::string& where) {
   if (v.is_int64()) return v.get_int64();
   if (v.is_uint64()) return static_cast<std::int64_t>(v.get_uint64());
-  if (v.is_double() && v.get_double() == static_cast<double>(static_cast<std::int64_t>(
-                                              v.get_double())))
+  if (v.is_double() &&
+      v.get_double() == static_cast<double>(static_cast<std::int64_t>(v.get_double())))
     return static_cast<std::int64_t>(v.get_double());
   fail(where, "expected an integer");
 }

@@ -3,12 +3,11 @@
 // merges JSON on the request path.
 #pragma once
 
+#include <boost/json.hpp>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
 
 namespace emu {
 
@@ -20,32 +19,32 @@ enum class ChatFail {
   kDisconnect,         // close the socket after `afterEvents` events, no terminating chunk
   kHangBeforeHeaders,
   kHangAfterHeaders,
-  kHangAfterEvents,    // after `afterEvents` events
+  kHangAfterEvents,  // after `afterEvents` events
 };
 
 struct ChatBehaviour {
   int events = 5;
   int intervalMs = 20;
-  std::string word = "tok";          // piece i is "<word><i>" (a space between pieces)
-  std::vector<std::string> pieces;   // explicit pieces win over `word`
-  bool echo = false;                 // pieces are the words of the request's chat_input
-  std::string model;                 // used_model; empty: the request's custom_model
+  std::string word = "tok";         // piece i is "<word><i>" (a space between pieces)
+  std::vector<std::string> pieces;  // explicit pieces win over `word`
+  bool echo = false;                // pieces are the words of the request's chat_input
+  std::string model;                // used_model; empty: the request's custom_model
   std::string subType = "code_implementation";
-  bool dataPrefix = false;           // "data: " before each event line
-  bool blankLines = false;           // an empty line after each event line
-  int statusEvents = 0;              // non-text events: one first, the rest between text events
-  bool onlyNonText = false;          // the answer holds status events and no text at all
-  bool done = false;                 // a trailing "[DONE]" line
-  std::string think;                 // reasoning sent as <think>…</think> before the text
-  int garbageLines = 0;              // non-JSON lines mixed between the events
-  std::uint64_t oversizeLine = 0;    // one line of this many bytes after the first event
-  bool gzip = false;                 // compress when the request accepts gzip
-  std::uint64_t gzipBomb = 0;        // answer is gzip that inflates to this many bytes
+  bool dataPrefix = false;         // "data: " before each event line
+  bool blankLines = false;         // an empty line after each event line
+  int statusEvents = 0;            // non-text events: one first, the rest between text events
+  bool onlyNonText = false;        // the answer holds status events and no text at all
+  bool done = false;               // a trailing "[DONE]" line
+  std::string think;               // reasoning sent as <think>…</think> before the text
+  int garbageLines = 0;            // non-JSON lines mixed between the events
+  std::uint64_t oversizeLine = 0;  // one line of this many bytes after the first event
+  bool gzip = false;               // compress when the request accepts gzip
+  std::uint64_t gzipBomb = 0;      // answer is gzip that inflates to this many bytes
   ChatFail fail = ChatFail::kNone;
   int status = 200;
   std::string body;
   int afterEvents = 0;
-  std::string failName = "none";     // recorded in stats so tests see which failure was served
+  std::string failName = "none";  // recorded in stats so tests see which failure was served
 };
 
 // How a refresh-token exchange goes.
@@ -53,11 +52,11 @@ enum class TokenFail { kNone, kFirebaseError, kStatus, kHang };
 
 struct TokenBehaviour {
   int expiresIn = 3600;
-  bool rotate = false;        // each exchange returns a new refresh token for the account
-  bool oldValid = true;       // after rotation the previous refresh token still works
+  bool rotate = false;   // each exchange returns a new refresh token for the account
+  bool oldValid = true;  // after rotation the previous refresh token still works
   TokenFail fail = TokenFail::kNone;
-  std::string errorMessage;   // kFirebaseError: INVALID_REFRESH_TOKEN, TOKEN_EXPIRED, …
-  int status = 200;           // kStatus
+  std::string errorMessage;  // kFirebaseError: INVALID_REFRESH_TOKEN, TOKEN_EXPIRED, …
+  int status = 200;          // kStatus
   std::string failName = "none";
 };
 
@@ -89,8 +88,8 @@ struct AccountScript {
 };
 
 struct Scenario {
-  bool strict = false;        // unknown refresh tokens are refused
-  std::string apiKey;         // empty: any non-empty key is accepted
+  bool strict = false;  // unknown refresh tokens are refused
+  std::string apiKey;   // empty: any non-empty key is accepted
   std::size_t recordLimit = 200;
   AccountScript defaults;
   std::map<std::string, AccountScript> accounts;  // keyed by the configured refresh token

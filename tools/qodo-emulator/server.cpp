@@ -5,9 +5,6 @@
 #include "server.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <exception>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -19,6 +16,8 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/parse_query.hpp>
+#include <cstdio>
+#include <exception>
 
 #include "answer.h"
 #include "gzip.h"
@@ -46,8 +45,7 @@ std::int64_t unixNow() {
 }
 
 double unixNowPrecise() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 json::object headersOf(const Request& req) {
@@ -123,8 +121,7 @@ struct OpenStream {
 };
 
 net::awaitable<bool> writeResponse(tcp::socket& sock, http::status status,
-                                   std::string_view contentType, std::string body,
-                                   bool keepAlive) {
+                                   std::string_view contentType, std::string body, bool keepAlive) {
   http::response<http::string_body> res{status, 11};
   res.set(http::field::server, "qodo-emulator");
   res.set(http::field::content_type, contentType);
@@ -163,9 +160,8 @@ class ChunkedBody {
 
   net::awaitable<bool> raw(std::string_view data) {
     if (data.empty()) co_return true;
-    auto [ec, n] =
-        co_await net::async_write(sock_, http::make_chunk(net::buffer(data.data(), data.size())),
-                                  kTuple);
+    auto [ec, n] = co_await net::async_write(
+        sock_, http::make_chunk(net::buffer(data.data(), data.size())), kTuple);
     co_return !ec;
   }
 
@@ -213,8 +209,8 @@ json::value firebaseError(int code, const std::string& message, const std::strin
 }
 
 json::value apiKeyError() {
-  json::value err = firebaseError(400, "API key not valid. Please pass a valid API key.",
-                                  "INVALID_ARGUMENT");
+  json::value err =
+      firebaseError(400, "API key not valid. Please pass a valid API key.", "INVALID_ARGUMENT");
   err.as_object()["error"].as_object()["details"] =
       json::array{json::object{{"@type", "type.googleapis.com/google.rpc.ErrorInfo"},
                                {"reason", "API_KEY_INVALID"},
@@ -234,13 +230,11 @@ json::object tokenRecord(const Request& req, bool hasKey, const std::string& api
 }
 
 json::value tokenAnswer(const Exchange& ex) {
-  return json::object{{"access_token", ex.accessToken},
-                      {"expires_in", std::to_string(ex.behaviour.expiresIn)},
-                      {"token_type", "Bearer"},
-                      {"refresh_token", ex.refreshToken},
-                      {"id_token", ex.accessToken},
-                      {"user_id", ex.userId},
-                      {"project_id", "123456789012"}};
+  return json::object{
+      {"access_token", ex.accessToken}, {"expires_in", std::to_string(ex.behaviour.expiresIn)},
+      {"token_type", "Bearer"},         {"refresh_token", ex.refreshToken},
+      {"id_token", ex.accessToken},     {"user_id", ex.userId},
+      {"project_id", "123456789012"}};
 }
 
 json::object chatRecord(const Request& req, const ChatGrant& grant, bool bodyIsJson,
@@ -271,10 +265,8 @@ json::value openAiError(const std::string& message) {
 }
 
 json::object openAiRecord(const Request& req, const json::value& body) {
-  return json::object{{"kind", "openai"},
-                      {"time", unixNowPrecise()},
-                      {"headers", headersOf(req)},
-                      {"body", body}};
+  return json::object{
+      {"kind", "openai"}, {"time", unixNowPrecise()}, {"headers", headersOf(req)}, {"body", body}};
 }
 
 json::object openAiUsage(std::size_t promptTokens, std::size_t completionTokens) {
@@ -303,17 +295,12 @@ json::object contentDelta(const std::string& piece, bool first) {
 
 json::value usageChunk(const std::string& id, std::int64_t created, const std::string& model,
                        const json::object& usage) {
-  return json::object{{"id", id},
-                      {"object", "chat.completion.chunk"},
-                      {"created", created},
-                      {"model", model},
-                      {"choices", json::array{}},
-                      {"usage", usage}};
+  return json::object{{"id", id},       {"object", "chat.completion.chunk"}, {"created", created},
+                      {"model", model}, {"choices", json::array{}},          {"usage", usage}};
 }
 
-json::value openAiCompletion(const std::string& id, std::int64_t created,
-                             const std::string& model, const std::string& content,
-                             const json::object& usage) {
+json::value openAiCompletion(const std::string& id, std::int64_t created, const std::string& model,
+                             const std::string& content, const json::object& usage) {
   return json::object{
       {"id", id},
       {"object", "chat.completion"},
@@ -372,8 +359,7 @@ class Session {
       co_return co_await writeJson(sock_, http::status::ok, okBody(), keep);
     co_return co_await writeJson(
         sock_, http::status::not_found,
-        plainError("no such route: " + std::string(req.method_string()) + " " +
-                   std::string(path)),
+        plainError("no such route: " + std::string(req.method_string()) + " " + std::string(path)),
         keep);
   }
 
@@ -419,9 +405,9 @@ class Session {
     }
     if (refreshToken.empty()) {
       registry_.finish(id, {}, "token_refused");
-      co_return co_await writeJson(
-          sock_, http::status::bad_request,
-          firebaseError(400, "MISSING_REFRESH_TOKEN", "INVALID_ARGUMENT"), keep);
+      co_return co_await writeJson(sock_, http::status::bad_request,
+                                   firebaseError(400, "MISSING_REFRESH_TOKEN", "INVALID_ARGUMENT"),
+                                   keep);
     }
 
     Exchange ex = registry_.exchange(refreshToken, Clock::now());
@@ -447,8 +433,7 @@ class Session {
                                        keep);
         }
         co_return co_await writeJson(sock_, http::status::bad_request,
-                                     firebaseError(400, b.errorMessage, "INVALID_ARGUMENT"),
-                                     keep);
+                                     firebaseError(400, b.errorMessage, "INVALID_ARGUMENT"), keep);
       }
       case Exchange::Kind::kIssued:
         break;
@@ -598,10 +583,8 @@ class Session {
     error_code jec;
     json::value body = json::parse(req.body(), jec);
     if (jec || !body.is_object()) {
-      co_return co_await writeJson(
-          sock_, http::status::bad_request,
-          openAiError("malformed JSON"),
-          keep);
+      co_return co_await writeJson(sock_, http::status::bad_request, openAiError("malformed JSON"),
+                                   keep);
     }
     const auto& o = body.get_object();
     std::string model = "gpt-4o";
@@ -664,7 +647,8 @@ class Session {
     bool ok = co_await out.header(http::status::ok, "text/event-stream", false, keep);
     for (std::size_t i = 0; ok && i < pieces.size(); ++i) {
       ok = co_await watch->pause(interval) &&
-           co_await out.write(sse(openAiChunk(cid, created, model, contentDelta(pieces[i], i == 0), nullptr)));
+           co_await out.write(
+               sse(openAiChunk(cid, created, model, contentDelta(pieces[i], i == 0), nullptr)));
     }
     ok = ok && co_await out.write(sse(openAiChunk(cid, created, model, {}, "stop")));
     if (ok && includeUsage) {

@@ -3,13 +3,12 @@
 // request, answers it as the scenario says, and repeats while the connection is kept alive.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include "registry.h"
 #include "scenario.h"
