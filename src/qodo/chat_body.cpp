@@ -1,0 +1,53 @@
+#include "qodo/chat_body.h"
+
+#include "api/json_text.h"
+#include "qodo/chinese_transform.h"
+
+namespace qodo {
+
+std::string chatBodyJson(const Conversation& conversation, std::string_view backendModel,
+                         const ClientIds& ids) {
+  using api::appendJsonString;
+  size_t size = 640 + conversation.chatInput.size();
+  for (const auto& turn : conversation.previous) size += turn.content.size() + 64;
+  std::string out;
+  out.reserve(size + size / 8);
+  out += R"({"max_remote_context":0,"remote_context_tags":[],"max_repo_context":5,)";
+  out += R"("user_data":{"installation_id":)";
+  appendJsonString(out, ids.installationId);
+  out += R"(,"installation_fingerprint_uuid":)";
+  appendJsonString(out, ids.fingerprintUuid);
+  out += R"(,"editor_version":"1.98.2","extension_version":"1.0.4","os_platform":"darwin",)"
+         R"("os_version":"v20.18.2","editor_type":"vscode"},)";
+  out += R"("task":"","chat_input":)";
+  appendJsonString(out, conversation.chatInput);
+  out += R"(,"previous_messages":[)";
+  bool first = true;
+  for (const auto& turn : conversation.previous) {
+    if (!first) out += ',';
+    first = false;
+    out += R"({"role":)";
+    appendJsonString(out, turn.role);
+    out += R"(,"content":)";
+    appendJsonString(out, turn.content);
+    if (turn.role == "user") out += R"(,"command":"chat","mode":"freeChat")";
+    out += '}';
+  }
+  out += R"(],"user_context":[],"repo_context":[],"custom_model":)";
+  appendJsonString(out, backendModel);
+  out += R"(,"supports_artifacts":true})";
+  return out;
+}
+
+std::string buildChatBody(const api::ChatRequest& request, const ClientIds& ids,
+                          bool chineseChatEnabled) {
+  Conversation conversation = toConversation(request.messages);
+  if (chineseChatEnabled && needsChineseTransform(conversation)) {
+    applyChineseTransform(conversation);
+  }
+  const std::string_view backend =
+      request.modelInfo ? request.modelInfo->backend : std::string_view(request.model);
+  return chatBodyJson(conversation, backend, ids);
+}
+
+}  // namespace qodo

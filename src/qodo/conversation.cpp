@@ -1,0 +1,36 @@
+#include "qodo/conversation.h"
+
+namespace qodo {
+
+Conversation toConversation(const std::vector<api::Message>& messages) {
+  std::vector<Turn> turns;
+  turns.reserve(messages.size());
+  for (const auto& m : messages) {
+    if (m.role == "tool") {
+      turns.push_back({"user", std::string(kToolResultPrefix) + m.content});
+    } else {
+      turns.push_back({m.role, m.content});
+    }
+  }
+  Conversation out;
+  size_t last = turns.size();
+  for (size_t i = turns.size(); i-- > 0;) {
+    if (turns[i].role == "user") {
+      last = i;
+      break;
+    }
+  }
+  if (last == turns.size()) {
+    out.chatInput = kEmptyChatInput;
+    out.previous = std::move(turns);
+    return out;
+  }
+  out.chatInput = std::move(turns[last].content);
+  out.previous.reserve(turns.size() - 1);
+  for (size_t i = 0; i < turns.size(); ++i) {
+    if (i != last) out.previous.push_back(std::move(turns[i]));
+  }
+  return out;
+}
+
+}  // namespace qodo

@@ -1,0 +1,33 @@
+// A chat request reshaped the way the Qodo backend sees a conversation (SPEC.md §4): the text of
+// the last user turn as `chat_input` and every other turn, in order, as `previous_messages`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "api/chat_request.h"
+
+namespace qodo {
+
+struct Turn {
+  std::string role;  // "system", "user" or "assistant"
+  std::string content;
+
+  bool operator==(const Turn&) const = default;
+};
+
+struct Conversation {
+  std::string chatInput;
+  std::vector<Turn> previous;
+};
+
+inline constexpr std::string_view kEmptyChatInput = "hi!";
+inline constexpr std::string_view kToolResultPrefix = "Tool result:\n";
+
+// The backend knows no tool role, so a tool message becomes a user turn whose text starts with
+// kToolResultPrefix; it counts as a user turn for `chat_input`, so an agent loop that ends
+// with a tool result asks the model to go on from that result. With no user turn at all,
+// `chat_input` is kEmptyChatInput.
+Conversation toConversation(const std::vector<api::Message>& messages);
+
+}  // namespace qodo
