@@ -1,12 +1,13 @@
 #include "tokenizer/byte_pair.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace tokenizer::detail {
 namespace {
 
 // Beyond this many bytes a scan for the lowest pair per merge costs more than a heap.
-constexpr size_t kScanLimit = 128;
+constexpr size_t kScanLimit = 64;
 constexpr uint32_t kNoRank = RankTable::kNoRank;
 
 }  // namespace
@@ -55,47 +56,45 @@ std::span<const uint32_t> BytePairMerger::splitByScan(std::string_view piece) {
 }
 
 std::span<const uint32_t> BytePairMerger::splitByQueue(std::string_view piece) {
-  // Parts form a linked list named by their start offset; a queue entry is stale once the
-  // version of its part moved on (the part merged, died, or its right neighbour changed).
+  // Parts form a linked list named by their start offset. A queue entry (rank << 32 | start) is
+  // stale once its part's pair rank moved on: a part's pair only ever grows, and distinct byte
+  // strings have distinct ranks, so comparing ranks tells a stale entry exactly.
   const auto n = static_cast<uint32_t>(piece.size());
   next_.resize(n);
   prev_.resize(n);
-  version_.assign(n, 0);
+  pairRank_.resize(n);
   queue_.clear();
-  auto later = [](const Candidate& a, const Candidate& b) {
-    return a.rank != b.rank ? a.rank > b.rank : a.start > b.start;
-  };
-  auto offer = [&](uint32_t start, uint32_t rank) {
-    if (rank == kNoRank) return;
-    queue_.push_back({rank, start, version_[start]});
-    std::push_heap(queue_.begin(), queue_.end(), later);
+  auto key = [](uint32_t rank, uint32_t start) {
+    return (static_cast<uint64_t>(rank) << 32) | start;
   };
   for (uint32_t i = 0; i < n; ++i) {
     next_[i] = i + 1;
-    prev_[i] = i == 0 ? n : i - 1;
-    if (i + 1 < n) queue_.push_back({rankOf(piece, i, i + 2), i, 0});
+    prev_[i] = i - 1;
+    pairRank_[i] = i + 1 < n ? rankOf(piece, i, i + 2) : kNoRank;
+    if (pairRank_[i] != kNoRank) queue_.push_back(key(pairRank_[i], i));
   }
-  std::erase_if(queue_, [](const Candidate& c) { return c.rank == kNoRank; });
-  std::make_heap(queue_.begin(), queue_.end(), later);
+  // Lowest key on top: lowest rank, leftmost on ties.
+  std::make_heap(queue_.begin(), queue_.end(), std::greater<>());
+  auto offer = [&](uint32_t start, uint32_t rank) {
+    pairRank_[start] = rank;
+    if (rank == kNoRank) return;
+    queue_.push_back(key(rank, start));
+    std::push_heap(queue_.begin(), queue_.end(), std::greater<>());
+  };
 
   while (!queue_.empty()) {
-    std::pop_heap(queue_.begin(), queue_.end(), later);
-    const Candidate best = queue_.back();
+    std::pop_heap(queue_.begin(), queue_.end(), std::greater<>());
+    const uint64_t best = queue_.back();
     queue_.pop_back();
-    const uint32_t at = best.start;
-    if (version_[at] != best.version) continue;
+    const auto at = static_cast<uint32_t>(best);
+    if (pairRank_[at] != static_cast<uint32_t>(best >> 32)) continue;
     const uint32_t gone = next_[at];
     const uint32_t after = next_[gone];
-    ++version_[gone];
+    pairRank_[gone] = kNoRank;
     next_[at] = after;
     if (after < n) prev_[after] = at;
-    ++version_[at];
-    if (after < n) offer(at, rankOf(piece, at, next_[after]));
-    if (at > 0) {
-      const uint32_t before = prev_[at];
-      ++version_[before];
-      offer(before, rankOf(piece, before, after));
-    }
+    offer(at, after < n ? rankOf(piece, at, next_[after]) : kNoRank);
+    if (at > 0) offer(prev_[at], rankOf(piece, prev_[at], after));
   }
 
   bounds_.clear();

@@ -31,12 +31,6 @@ class BytePairMerger {
     uint32_t start;
     uint32_t rank;  // rank of the token this part would form with the next one
   };
-  struct Candidate {
-    uint32_t rank;
-    uint32_t start;
-    uint32_t version;
-  };
-
   uint32_t rankOf(std::string_view piece, uint32_t from, uint32_t to) const;
 
   const RankTable& ranks_;
@@ -44,8 +38,8 @@ class BytePairMerger {
   std::vector<uint32_t> bounds_;
   std::vector<uint32_t> next_;
   std::vector<uint32_t> prev_;
-  std::vector<uint32_t> version_;
-  std::vector<Candidate> queue_;
+  std::vector<uint32_t> pairRank_;
+  std::vector<uint64_t> queue_;
 };
 
 }  // namespace tokenizer::detail

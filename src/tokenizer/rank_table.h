@@ -28,15 +28,19 @@ class RankTable {
   uint32_t size() const { return static_cast<uint32_t>(offsets_.size()); }
 
  private:
+  // Most tokens are at most 8 bytes: their slot holds all of them, so a lookup usually touches
+  // one cache line and compares one word.
   struct Slot {
-    uint32_t tag;
+    uint64_t head;  // the first 8 bytes, zero-padded
     uint32_t rank;
+    uint32_t length;
   };
 
   const unsigned char* bytes_;
   std::vector<uint32_t> offsets_;  // by rank: where the token's bytes start in bytes_
   std::vector<Slot> slots_;        // open addressing, linear probing
   uint64_t mask_ = 0;
+  size_t longest_ = 0;  // no longer byte string can be a token: skip hashing it
   std::array<uint32_t, 256> byteRanks_{};
   std::vector<uint32_t> pairRanks_;  // 65536 entries: the two-byte tokens, looked up the most
 };
