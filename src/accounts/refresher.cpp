@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "accounts/token_hash.h"
 #include "obs/secrets.h"
@@ -80,9 +81,8 @@ bool TokenRefresher::waitForInitial(std::chrono::steady_clock::time_point deadli
   return initialDone_.wait_until(lock, deadline, [this] { return initialFinished_; });
 }
 
-void TokenRefresher::finishInitial(Entry& e) {
-  if (!e.initial) return;
-  e.initial = false;
+void TokenRefresher::finishInitial(bool wasInitial) {
+  if (!wasInitial) return;
   if (initialPending_ > 0 && --initialPending_ == 0) {
     std::lock_guard lock(initialMutex_);
     initialFinished_ = true;
@@ -118,7 +118,7 @@ void TokenRefresher::exchange(int64_t id) {
   if (!account) {
     if (it != entries_.end()) {
       auto waiters = std::move(it->second.waiters);
-      finishInitial(it->second);
+      finishInitial(std::exchange(it->second.initial, false));
       entries_.erase(it);
       for (auto& w : waiters) w(std::nullopt);
     }
@@ -143,7 +143,9 @@ void TokenRefresher::onExchanged(int64_t id, ExchangeResult result) {
   e.exchanging = false;
   auto waiters = std::move(e.waiters);
   e.waiters.clear();
-  finishInitial(e);
+  // Start-up counts as finished only once the pool shows the answer, so /readyz is right when
+  // waitForInitial returns.
+  const bool wasInitial = std::exchange(e.initial, false);
   const auto account = pool_.find(id);
   const std::string key = account ? obs::maskSecret(account->refreshToken) : "…";
 
@@ -179,6 +181,7 @@ void TokenRefresher::onExchanged(int64_t id, ExchangeResult result) {
       break;
     }
   }
+  finishInitial(wasInitial);
   for (auto& w : waiters) w(token);
 }
 

@@ -85,7 +85,7 @@ class TokenRefresher : public AccountControl {
   void exchange(int64_t id);
   void onExchanged(int64_t id, ExchangeResult result);
   void schedule(int64_t id, std::chrono::milliseconds delay);
-  void finishInitial(Entry& entry);
+  void finishInitial(bool wasInitial);
   void completeAdd(config::AccountSpec spec, std::string hash, ExchangeResult result,
                    AddCallback done);
   template <class F>
