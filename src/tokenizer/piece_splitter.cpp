@@ -6,20 +6,18 @@
 namespace tokenizer::detail {
 namespace {
 
-// The patterns of tiktoken 1.0.22 (encoders/<name>.json, pat_str) with one change: tiktoken's
-// regex engine counts U+0085 (NEXT LINE) as \s and PCRE2 does not, so \s and \S spell it out.
+// The pat_str of tiktoken 1.0.22 (encoders/<name>.json), verbatim: PCRE2 with UTF and UCP reads
+// them as tiktoken's regex engine does (the corpus test pins it, U+0085 and U+2028 included).
 constexpr std::string_view kCl100kBasePattern =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3})"
-    R"(| ?[^\s\x{85}\p{L}\p{N}]+[\r\n]*|[\s\x{85}]*[\r\n]+|[\s\x{85}]+(?![^\s\x{85}]))"
-    R"(|[\s\x{85}]+)";
+    R"(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
 constexpr std::string_view kO200kBasePattern =
     R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+)"
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
     R"(|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*)"
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
-    R"(|\p{N}{1,3}| ?[^\s\x{85}\p{L}\p{N}]+[\r\n/]*|[\s\x{85}]*[\r\n]+)"
-    R"(|[\s\x{85}]+(?![^\s\x{85}])|[\s\x{85}]+)";
+    R"(|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
 // Length in bytes of the UTF-8 character starting with `lead`.
 size_t characterLength(unsigned char lead) {

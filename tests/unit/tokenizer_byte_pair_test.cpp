@@ -98,8 +98,8 @@ TEST(BytePairMerger, SplitsAPieceIntoTokensThatCoverItInOrder) {
   }
 }
 
-TEST(Tokenizer, CountsAMegabyteOfOneLetterQuickly) {
-  const std::string text(1 << 20, 'a');
+TEST(Tokenizer, CountsALongRunOfOneLetterWithoutQuadraticTime) {
+  const std::string text(1 << 18, 'a');
   const auto start = std::chrono::steady_clock::now();
   const size_t cl = tokenizer::countTokens(Encoding::kCl100kBase, text);
   const size_t o = tokenizer::countTokens(Encoding::kO200kBase, text);
@@ -112,14 +112,14 @@ TEST(Tokenizer, CountsAMegabyteOfOneLetterQuickly) {
   EXPECT_LT(elapsed, std::chrono::seconds(5));
 }
 
-TEST(Tokenizer, CountsAMegabyteOfSpacesAndOfPunctuationQuickly) {
+TEST(Tokenizer, CountsLongRunsOfSpacesPunctuationAndNewlinesWithoutQuadraticTime) {
   const auto start = std::chrono::steady_clock::now();
   for (const char c : {' ', '=', '\n'}) {
-    const std::string text = "x" + std::string(1 << 20, c) + "x";
+    const std::string text = "x" + std::string(1 << 18, c) + "x";
     EXPECT_GT(tokenizer::countTokens(Encoding::kCl100kBase, text), 2u);
     EXPECT_GT(tokenizer::countTokens(Encoding::kO200kBase, text), 2u);
   }
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 }  // namespace
