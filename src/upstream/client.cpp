@@ -223,7 +223,6 @@ bool Engine::configure(Transfer& t, Request& request) {
   t.easy.reset(easy);
   t.body = std::move(request.body);
 
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, &t);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t.errorBuffer);
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);

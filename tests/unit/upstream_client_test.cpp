@@ -152,7 +152,9 @@ class TestServer {
   // same connection.
   using Script = std::function<bool(int fd, const HttpRequest& request)>;
 
-  explicit TestServer(Script script) : script_(std::move(script)) {
+  // `greeting` goes out as soon as a connection is accepted, before any request is read.
+  explicit TestServer(Script script, std::string greeting = "")
+      : script_(std::move(script)), greeting_(std::move(greeting)) {
     listen_ = ::socket(AF_INET, SOCK_STREAM, 0);
     int on = 1;
     ::setsockopt(listen_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
@@ -210,6 +212,7 @@ class TestServer {
   }
 
   void serve(int fd) {
+    if (!greeting_.empty()) sendAll(fd, greeting_);
     std::string pending;
     HttpRequest request;
     while (readRequest(fd, pending, request) && script_(fd, request)) {
@@ -218,6 +221,7 @@ class TestServer {
   }
 
   Script script_;
+  std::string greeting_;
   int listen_ = -1;
   uint16_t port_ = 0;
   std::atomic<int> accepts_{0};
@@ -458,6 +462,19 @@ TEST_F(UpstreamClient, RefusedConnectionIsAConnectError) {
   EXPECT_TRUE(recorder.statuses.empty());
 }
 
+TEST_F(UpstreamClient, ServerThatDoesNotSpeakTlsIsATlsError) {
+  TestServer server([](int, const HttpRequest&) { return false; },
+                    "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+  Client client(io_, Options{});
+  Recorder recorder;
+  client.start(get("https://127.0.0.1:" + std::to_string(server.port()) + "/"),
+               recorder.handlers());
+
+  ASSERT_TRUE(runUntil([&] { return recorder.done.has_value(); }));
+  EXPECT_EQ(recorder.done->error, ErrorKind::kTls) << recorder.done->message;
+  EXPECT_TRUE(recorder.statuses.empty());
+}
+
 TEST_F(UpstreamClient, SilentBackendIsAFirstByteTimeoutAndTheConnectionIsClosed) {
   Signal closed;
   TestServer server([&](int fd, const HttpRequest&) {
@@ -508,8 +525,8 @@ TEST_F(UpstreamClient, AStreamLongerThanTheIdleTimeoutLivesWhileBytesKeepComing)
     return true;
   });
   Options options;
-  options.idleTimeout = 150ms;
-  options.firstByteTimeout = 150ms;
+  options.idleTimeout = 300ms;  // shorter than the whole answer, longer than any gap
+  options.firstByteTimeout = 300ms;
   Client client(io_, options);
   Recorder recorder;
   client.start(get(server.url()), recorder.handlers());
