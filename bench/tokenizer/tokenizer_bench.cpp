@@ -70,11 +70,6 @@ void encode(benchmark::State& state) {
 BENCHMARK(countTokens)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
 BENCHMARK(encode)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
 
-void warmUp(benchmark::State& state) {
-  for (auto _ : state) tokenizer::warmUp();
-}
-BENCHMARK(warmUp)->Iterations(1)->Unit(benchmark::kMillisecond);
-
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -39,7 +39,8 @@ for (const name of ['cl100k_base', 'o200k_base']) {
     }
     const mbps = (bytes * runs) / (elapsed / 1e9) / 1e6;
     const tokens = encoding.encode_ordinary(text).length;
-    console.log(`${name} ${kind.padEnd(8)} ${bytes} bytes ${tokens} tokens  ${mbps.toFixed(1)} MB/s`);
+    const line = `${name} ${kind.padEnd(8)} ${bytes} bytes ${tokens} tokens`;
+    console.log(`${line}  ${mbps.toFixed(1)} MB/s`);
   }
   encoding.free();
 }

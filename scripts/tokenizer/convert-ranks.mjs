@@ -65,11 +65,14 @@ for (const { file, symbol, tokens } of encodings) {
   for (let rank = 0; rank < byRank.length; ++rank) {
     const token = byRank[rank];
     if (token === undefined) fail(`${file}: rank ${rank} missing`);
-    if (token.length === 0 || token.length > 255) fail(`${file}: rank ${rank} has ${token.length} bytes`);
+    if (token.length === 0 || token.length > 255) {
+      fail(`${file}: rank ${rank} has ${token.length} bytes`);
+    }
     parts.push(Buffer.from([token.length]), token);
   }
   const blob = Buffer.concat(parts);
-  source += `// ${byRank.length} tokens, ${blob.length} bytes.\nconstexpr char ${symbol}Ranks[] =\n`;
+  source += `// ${byRank.length} tokens, ${blob.length} bytes.\n`;
+  source += `constexpr char ${symbol}Ranks[] =\n`;
   const step = 4096;
   for (let i = 0; i < blob.length; i += step) {
     source += `    "${literal(blob.subarray(i, i + step))}"\n`;

@@ -61,11 +61,10 @@ bool PieceSplitter::Cursor::next(std::string_view& piece) {
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text_.data());
   int found = PCRE2_ERROR_NOMEMORY;
   if (match_) {
-    found = splitter_.jit_
-                ? pcre2_jit_match(splitter_.code_.get(), subject, text_.size(), at_, 0,
-                                  match_.get(), nullptr)
-                : pcre2_match(splitter_.code_.get(), subject, text_.size(), at_,
-                              PCRE2_NO_UTF_CHECK, match_.get(), nullptr);
+    found = splitter_.jit_ ? pcre2_jit_match(splitter_.code_.get(), subject, text_.size(), at_, 0,
+                                             match_.get(), nullptr)
+                           : pcre2_match(splitter_.code_.get(), subject, text_.size(), at_,
+                                         PCRE2_NO_UTF_CHECK, match_.get(), nullptr);
   }
   size_t start = at_;
   size_t end = at_;

@@ -31,21 +31,26 @@ TEST(Utf8, StopsTheWellFormedPrefixAtTheFirstBadByte) {
 
 TEST(Utf8, ReplacesEachMaximalIllFormedSubpartByOneReplacementCharacter) {
   // The WHATWG decoder's (and so JavaScript's) choices, byte pattern by byte pattern.
-  EXPECT_EQ(toWellFormed("a\x80" "b"), "a" + kReplacement + "b");
+  EXPECT_EQ(toWellFormed("a\x80"
+                         "b"),
+            "a" + kReplacement + "b");
   EXPECT_EQ(toWellFormed("\xC0\xAF"), kReplacement + kReplacement);  // overlong
   EXPECT_EQ(toWellFormed("\xE0\x80\xAF"), kReplacement + kReplacement + kReplacement);
   EXPECT_EQ(toWellFormed("\xED\xA0\x80"), kReplacement + kReplacement + kReplacement);
-  EXPECT_EQ(toWellFormed("\xF4\x90\x80\x80"), kReplacement + kReplacement + kReplacement +
-                                                  kReplacement);  // above U+10FFFF
-  EXPECT_EQ(toWellFormed("\xE4\xBD" "x"), kReplacement + "x");       // truncated, then more
-  EXPECT_EQ(toWellFormed("x\xF0\x9F\x98"), "x" + kReplacement);      // truncated at the end
+  EXPECT_EQ(toWellFormed("\xF4\x90\x80\x80"),
+            kReplacement + kReplacement + kReplacement + kReplacement);  // above U+10FFFF
+  EXPECT_EQ(toWellFormed("\xE4\xBD"
+                         "x"),
+            kReplacement + "x");                                 // truncated, then more
+  EXPECT_EQ(toWellFormed("x\xF0\x9F\x98"), "x" + kReplacement);  // truncated at the end
   EXPECT_EQ(toWellFormed("\xFF\xFE"), kReplacement + kReplacement);
   EXPECT_EQ(toWellFormed(std::string("a\0b", 3)), std::string("a\0b", 3));
 }
 
 TEST(Tokenizer, CountsIllFormedBytesAsTheReplacementCharacter) {
   for (const Encoding encoding : {Encoding::kCl100kBase, Encoding::kO200kBase}) {
-    EXPECT_EQ(tokenizer::countTokens(encoding, "caf\xC3"), tokenizer::countTokens(encoding, "caf"
+    EXPECT_EQ(tokenizer::countTokens(encoding, "caf\xC3"), tokenizer::countTokens(encoding,
+                                                                                  "caf"
                                                                                   "\xEF\xBF\xBD"));
     EXPECT_EQ(tokenizer::encode(encoding, "\xFF hello"),
               tokenizer::encode(encoding, "\xEF\xBF\xBD hello"));
