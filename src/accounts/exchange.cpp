@@ -3,7 +3,6 @@
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
-
 #include <charconv>
 #include <memory>
 
@@ -101,27 +100,28 @@ ExchangeResult parseExchangeResponse(int status, std::string_view body) {
 }
 
 Exchanger firebaseExchanger(upstream::Client& client, std::string tokenUrl) {
-  return [&client, tokenUrl = std::move(tokenUrl)](const ExchangeRequest& request,
-                                                   ExchangeDone done) {
-    auto body = std::make_shared<std::string>();
-    auto status = std::make_shared<int>(0);
-    upstream::Handlers handlers;
-    handlers.onStatus = [status](int s) { *status = s; };
-    handlers.onData = [body](std::string_view bytes) {
-      if (body->size() < kMaxBodyBytes) body->append(bytes.substr(0, kMaxBodyBytes - body->size()));
-      return upstream::Flow::kContinue;
-    };
-    handlers.onDone = [body, status, done = std::move(done)](const upstream::Result& r) {
-      if (r.error != upstream::ErrorKind::kNone) {
-        ExchangeResult failed;
-        failed.error = r.message.empty() ? std::string(upstream::describe(r.error)) : r.message;
-        done(std::move(failed));
-        return;
-      }
-      done(parseExchangeResponse(r.status != 0 ? r.status : *status, *body));
-    };
-    client.start(buildExchangeRequest(tokenUrl, request), std::move(handlers));
-  };
+  return
+      [&client, tokenUrl = std::move(tokenUrl)](const ExchangeRequest& request, ExchangeDone done) {
+        auto body = std::make_shared<std::string>();
+        auto status = std::make_shared<int>(0);
+        upstream::Handlers handlers;
+        handlers.onStatus = [status](int s) { *status = s; };
+        handlers.onData = [body](std::string_view bytes) {
+          if (body->size() < kMaxBodyBytes)
+            body->append(bytes.substr(0, kMaxBodyBytes - body->size()));
+          return upstream::Flow::kContinue;
+        };
+        handlers.onDone = [body, status, done = std::move(done)](const upstream::Result& r) {
+          if (r.error != upstream::ErrorKind::kNone) {
+            ExchangeResult failed;
+            failed.error = r.message.empty() ? std::string(upstream::describe(r.error)) : r.message;
+            done(std::move(failed));
+            return;
+          }
+          done(parseExchangeResponse(r.status != 0 ? r.status : *status, *body));
+        };
+        client.start(buildExchangeRequest(tokenUrl, request), std::move(handlers));
+      };
 }
 
 }  // namespace accounts

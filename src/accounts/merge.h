@@ -17,11 +17,11 @@
 namespace accounts {
 
 struct MergePlan {
-  std::vector<Account> kept;           // stored accounts (with their ids)
-  std::vector<size_t> keptChanged;     // indexes into `kept` whose row must be rewritten
-  std::vector<Account> added;          // new env entries; id 0 until inserted
-  std::vector<size_t> tombstoned;      // 1-based QD_COOKIE positions skipped: deleted by admin
-  std::vector<size_t> duplicates;      // 1-based QD_COOKIE positions repeating an earlier entry
+  std::vector<Account> kept;        // stored accounts (with their ids)
+  std::vector<size_t> keptChanged;  // indexes into `kept` whose row must be rewritten
+  std::vector<Account> added;       // new env entries; id 0 until inserted
+  std::vector<size_t> tombstoned;   // 1-based QD_COOKIE positions skipped: deleted by admin
+  std::vector<size_t> duplicates;   // 1-based QD_COOKIE positions repeating an earlier entry
 };
 
 MergePlan planMerge(std::span<const config::AccountSpec> env,

@@ -15,10 +15,9 @@ std::string renderMetrics(const StateCounts& c, const RefreshCounts& r) {
   out += "# HELP qodo2api_token_refreshes_total Token exchanges by result.\n";
   out += "# TYPE qodo2api_token_refreshes_total counter\n";
   out += "qodo2api_token_refreshes_total{result=\"ok\"} " + std::to_string(r.ok) + "\n";
-  out += "qodo2api_token_refreshes_total{result=\"rejected\"} " + std::to_string(r.rejected) +
-         "\n";
-  out += "qodo2api_token_refreshes_total{result=\"transient\"} " + std::to_string(r.transient) +
-         "\n";
+  out += "qodo2api_token_refreshes_total{result=\"rejected\"} " + std::to_string(r.rejected) + "\n";
+  out +=
+      "qodo2api_token_refreshes_total{result=\"transient\"} " + std::to_string(r.transient) + "\n";
   return out;
 }
 

@@ -1,9 +1,9 @@
 #include "accounts/persister.h"
 
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 
 namespace accounts {
 

@@ -128,10 +128,18 @@ StateCounts AccountPool::counts(TimePoint now) const {
   StateCounts c;
   for (const auto& a : accounts_) {
     switch (effective(a.status, now).state) {
-      case State::kActive: ++c.active; break;
-      case State::kCooling: ++c.cooling; break;
-      case State::kExhausted: ++c.exhausted; break;
-      case State::kInvalid: ++c.invalid; break;
+      case State::kActive:
+        ++c.active;
+        break;
+      case State::kCooling:
+        ++c.cooling;
+        break;
+      case State::kExhausted:
+        ++c.exhausted;
+        break;
+      case State::kInvalid:
+        ++c.invalid;
+        break;
     }
     if (isUsable(a, now)) ++c.usable;
   }

@@ -1,9 +1,9 @@
 #include "accounts/refresher.h"
 
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <cmath>
 #include <utility>
 
@@ -23,8 +23,8 @@ milliseconds refreshDelay(milliseconds lifetime, const RefresherOptions& options
 milliseconds backoffDelay(int failures, const RefresherOptions& options) {
   const int doublings = std::clamp(failures - 1, 0, 30);
   const double delay = static_cast<double>(options.backoffBase.count()) * std::pow(2.0, doublings);
-  return milliseconds(static_cast<int64_t>(
-      std::min(delay, static_cast<double>(options.backoffCap.count()))));
+  return milliseconds(
+      static_cast<int64_t>(std::min(delay, static_cast<double>(options.backoffCap.count()))));
 }
 
 TokenRefresher::TokenRefresher(boost::asio::io_context& control, AccountPool& pool,
@@ -220,12 +220,12 @@ void TokenRefresher::add(config::AccountSpec spec, AddCallback done) {
   });
 }
 
-void TokenRefresher::completeAdd(config::AccountSpec spec, std::string hash,
-                                 ExchangeResult result, AddCallback done) {
+void TokenRefresher::completeAdd(config::AccountSpec spec, std::string hash, ExchangeResult result,
+                                 AddCallback done) {
   if (result.status == ExchangeStatus::kRejected) {
     ++rejected_;
-    done({std::nullopt, AddError::kInvalidToken,
-          "the refresh token was rejected: " + result.error});
+    done(
+        {std::nullopt, AddError::kInvalidToken, "the refresh token was rejected: " + result.error});
     return;
   }
   if (result.status == ExchangeStatus::kTransient) {

@@ -5,10 +5,9 @@
 // No request ever waits on it, except the one whose 401 asked for a refresh.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>

@@ -36,10 +36,14 @@ bool isFailure(Outcome outcome) {
 
 std::string_view stateName(State state) {
   switch (state) {
-    case State::kActive: return "active";
-    case State::kCooling: return "cooling";
-    case State::kExhausted: return "exhausted";
-    case State::kInvalid: return "invalid";
+    case State::kActive:
+      return "active";
+    case State::kCooling:
+      return "cooling";
+    case State::kExhausted:
+      return "exhausted";
+    case State::kInvalid:
+      return "invalid";
   }
   return "invalid";
 }
@@ -53,12 +57,18 @@ std::optional<State> parseState(std::string_view name) {
 
 std::string_view outcomeName(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kSuccess: return "success";
-    case Outcome::kRateLimited: return "rate_limited";
-    case Outcome::kUsageExhausted: return "usage_exhausted";
-    case Outcome::kInvalidToken: return "invalid_token";
-    case Outcome::kFailure: return "failure";
-    case Outcome::kNeutral: return "neutral";
+    case Outcome::kSuccess:
+      return "success";
+    case Outcome::kRateLimited:
+      return "rate_limited";
+    case Outcome::kUsageExhausted:
+      return "usage_exhausted";
+    case Outcome::kInvalidToken:
+      return "invalid_token";
+    case Outcome::kFailure:
+      return "failure";
+    case Outcome::kNeutral:
+      return "neutral";
   }
   return "failure";
 }

@@ -49,7 +49,7 @@ Status transition(const Status& status, Outcome outcome, TimePoint now,
 // Whether `outcome` counts in the account's failures counter.
 bool isFailure(Outcome outcome);
 
-std::string_view stateName(State state);     // "active", "cooling", "exhausted", "invalid"
+std::string_view stateName(State state);  // "active", "cooling", "exhausted", "invalid"
 std::optional<State> parseState(std::string_view name);
 std::string_view outcomeName(Outcome outcome);
 

@@ -50,8 +50,7 @@ bool makeDirectories(const std::string& dir, std::string* error) {
     return false;
   }
   auto slash = dir.find_last_of('/', dir.size() > 1 ? dir.size() - 2 : 0);
-  if (slash != std::string::npos && slash > 0 &&
-      !makeDirectories(dir.substr(0, slash), error)) {
+  if (slash != std::string::npos && slash > 0 && !makeDirectories(dir.substr(0, slash), error)) {
     return false;
   }
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -135,8 +134,8 @@ Status AccountStore::open(const Options& options, std::unique_ptr<AccountStore>*
 
   sqlite3* raw = nullptr;
   // No SQLITE_OPEN_CREATE: the file exists by now, and SQLite must never make another one.
-  int code = sqlite3_open_v2(path.c_str(), &raw,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  int code =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
   DbHandle db(raw);
   std::unique_ptr<AccountStore> self(new AccountStore(std::move(db), path));
   if (code != SQLITE_OK) return self->fail(code, "cannot open");

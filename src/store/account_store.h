@@ -18,7 +18,7 @@ namespace store {
 // One row. Times are Unix seconds. `state` is the account state's name ("active", "cooling",
 // "exhausted", "invalid"): the store does not interpret it.
 struct StoredAccount {
-  int64_t id = 0;                 // 0 when not yet inserted
+  int64_t id = 0;  // 0 when not yet inserted
   std::string apiKey;
   std::string refreshToken;       // current, possibly rotated
   std::string originalTokenHash;  // SHA-256 hex of the refresh token first configured

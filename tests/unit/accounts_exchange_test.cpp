@@ -1,9 +1,9 @@
 // The Firebase token exchange: the request it sends and how each answer is classified.
-#include "accounts/exchange.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
+
+#include "accounts/exchange.h"
 
 namespace accounts {
 namespace {
@@ -37,8 +37,9 @@ TEST(TokenExchange, ReadsAccessTokenLifetimeAndRotatedRefreshToken) {
 }
 
 TEST(TokenExchange, RejectedTokensAndKeysMarkTheAccountInvalid) {
-  for (const char* message : {"INVALID_REFRESH_TOKEN", "TOKEN_EXPIRED", "USER_DISABLED",
-                              "USER_NOT_FOUND", "API key not valid. Please pass a valid API key."}) {
+  for (const char* message :
+       {"INVALID_REFRESH_TOKEN", "TOKEN_EXPIRED", "USER_DISABLED", "USER_NOT_FOUND",
+        "API key not valid. Please pass a valid API key."}) {
     std::string body = std::string(R"({"error":{"code":400,"message":")") + message +
                        R"(","status":"INVALID_ARGUMENT"}})";
     auto r = parseExchangeResponse(400, body);

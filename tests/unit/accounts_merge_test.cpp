@@ -1,11 +1,10 @@
 // Start-up merge of QD_COOKIE with the database: identity by the first refresh token's hash,
 // stored state and rotated tokens kept, admin deletions respected.
-#include "accounts/merge.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
+#include "accounts/merge.h"
 #include "accounts/token_hash.h"
 
 namespace accounts {
@@ -71,8 +70,8 @@ TEST(AccountMerge, RepeatedEntriesAreOneAccount) {
 
 TEST(AccountMerge, ANewApiKeyForAKnownAccountIsTakenAndSaved) {
   std::vector<config::AccountSpec> env = {{"AIzaNew", "tokA"}};
-  auto plan = planMerge(env, std::vector<store::StoredAccount>{stored(1, "tokA", "tokA")}, {},
-                        kNow);
+  auto plan =
+      planMerge(env, std::vector<store::StoredAccount>{stored(1, "tokA", "tokA")}, {}, kNow);
   EXPECT_EQ(plan.kept[0].apiKey, "AIzaNew");
   EXPECT_EQ(plan.keptChanged, std::vector<size_t>{0});
 }

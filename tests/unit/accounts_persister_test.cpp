@@ -1,16 +1,14 @@
 // Persistence of pool changes: written on the control thread only, coalesced into batches,
 // flushed on shutdown; admin deletions leave a tombstone.
-#include "accounts/persister.h"
-
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
-
 #include <filesystem>
 #include <thread>
 
 #include "accounts/merge.h"
 #include "accounts/metrics.h"
+#include "accounts/persister.h"
 
 namespace accounts {
 namespace {

@@ -1,13 +1,13 @@
 // The account pool: acquire only hands out usable, untried accounts; release applies outcomes
 // and counters; the admin view masks secrets.
-#include "accounts/pool.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <random>
 #include <set>
 #include <thread>
+
+#include "accounts/pool.h"
 
 namespace accounts {
 namespace {
@@ -42,12 +42,17 @@ TEST(AccountPool, AcquireNeverReturnsATriedOrUnusableAccount) {
     for (int64_t id = 1; id <= n; ++id) {
       Account a = makeAccount(id, static_cast<State>(rng() % 4));
       switch (rng() % 4) {
-        case 0: a.accessToken.clear(); break;                           // never exchanged
-        case 1: a.accessExpiry = kNow - seconds(1); break;              // expired
+        case 0:
+          a.accessToken.clear();
+          break;  // never exchanged
+        case 1:
+          a.accessExpiry = kNow - seconds(1);
+          break;  // expired
         case 2:
           if (a.status.state == State::kCooling) a.status.cooldownUntil = kNow;  // cooled down
           break;
-        default: break;
+        default:
+          break;
       }
       if (isUsable(a, kNow)) usable.insert(id);
       pool.insert(std::move(a));

@@ -1,16 +1,14 @@
 // The token refresher on a real io_context with a fake Firebase: start-up in parallel, rejection,
 // rotation persisted, back-off on 5xx, refresh before expiry, 401 refreshes, admin add/enable.
-#include "accounts/refresher.h"
-
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
-
 #include <filesystem>
 #include <future>
 #include <thread>
 
 #include "accounts/merge.h"
+#include "accounts/refresher.h"
 #include "accounts/token_hash.h"
 
 namespace accounts {
@@ -110,8 +108,8 @@ class RefresherTest : public ::testing::Test {
     firebase_ = std::make_unique<FakeFirebase>(io_, std::move(script));
     ASSERT_EQ(loadAccounts(db, env, pool_, Clock::now()), "");
     persister_ = std::make_unique<Persister>(io_, pool_, db, 20ms);
-    refresher_ = std::make_unique<TokenRefresher>(io_, pool_, *persister_,
-                                                  firebase_->exchanger(), options);
+    refresher_ =
+        std::make_unique<TokenRefresher>(io_, pool_, *persister_, firebase_->exchanger(), options);
     thread_ = std::thread([this] {
       auto guard = boost::asio::make_work_guard(io_);
       io_.run();
@@ -248,11 +246,9 @@ TEST_F(RefresherTest, RotatedRefreshTokenIsUsedAndPersisted) {
   std::string dir = ::mkdtemp(pattern);
   std::unique_ptr<store::AccountStore> db;
   ASSERT_TRUE(store::AccountStore::open({.dataDir = dir}, &db).ok());
-  begin(
-      [](const std::string& t, int) {
-        return t == "tokA" ? ok("a1", 200ms, "tokA-rotated") : ok("a2", 3600s);
-      },
-      {{"k", "tokA"}}, db.get());
+  begin([](const std::string& t,
+           int) { return t == "tokA" ? ok("a1", 200ms, "tokA-rotated") : ok("a2", 3600s); },
+        {{"k", "tokA"}}, db.get());
   refresher_->start();
   ASSERT_TRUE(eventually([&] { return firebase_->callsFor("tokA-rotated").size() >= 1; }))
       << "the next refresh uses the rotated token";

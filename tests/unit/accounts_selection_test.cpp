@@ -1,9 +1,9 @@
 // Account selection strategies, as a pure choice among candidates.
-#include "accounts/selection.h"
-
 #include <gtest/gtest.h>
 
 #include <vector>
+
+#include "accounts/selection.h"
 
 namespace accounts {
 namespace {

@@ -1,7 +1,7 @@
 // The account state machine: what each backend outcome does to each state, with a fake clock.
-#include "accounts/state.h"
-
 #include <gtest/gtest.h>
+
+#include "accounts/state.h"
 
 namespace accounts {
 namespace {
@@ -44,11 +44,10 @@ TEST(AccountState, SuccessWhileStillCoolingKeepsTheCoolDown) {
 
 TEST(AccountState, UsageExhaustionTakesTheAccountOutUntilEnabled) {
   EXPECT_EQ(transition(active(), Outcome::kUsageExhausted, kNow, kLock), exhausted());
-  EXPECT_EQ(transition(cooling(kNow + kLock), Outcome::kUsageExhausted, kNow, kLock),
-            exhausted());
+  EXPECT_EQ(transition(cooling(kNow + kLock), Outcome::kUsageExhausted, kNow, kLock), exhausted());
   // Sticky: later outcomes (in-flight requests finishing) do not bring it back.
-  for (Outcome o : {Outcome::kSuccess, Outcome::kRateLimited, Outcome::kFailure,
-                    Outcome::kNeutral, Outcome::kUsageExhausted}) {
+  for (Outcome o : {Outcome::kSuccess, Outcome::kRateLimited, Outcome::kFailure, Outcome::kNeutral,
+                    Outcome::kUsageExhausted}) {
     EXPECT_EQ(transition(exhausted(), o, kNow + seconds(99999), kLock), exhausted())
         << outcomeName(o);
   }

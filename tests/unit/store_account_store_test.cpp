@@ -1,7 +1,5 @@
 // The SQLite account store: round trip, reopen, tombstones, and the start-up errors an operator
 // must see instead of a silently recreated database.
-#include "store/account_store.h"
-
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -11,6 +9,8 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+
+#include "store/account_store.h"
 
 namespace {
 
