@@ -1,12 +1,11 @@
 #include "api/chat_request.h"
 
-#include <cmath>
-#include <exception>
-#include <new>
-
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <cmath>
+#include <exception>
+#include <new>
 
 namespace api {
 namespace {
@@ -15,14 +14,21 @@ namespace json = boost::json;
 
 std::string_view kindName(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
     case json::kind::int64:
-    case json::kind::uint64: return "an integer";
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+    case json::kind::uint64:
+      return "an integer";
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
   }
   return "a value";
 }
@@ -123,9 +129,8 @@ std::optional<ApiError> readContent(const json::object& msg, const std::string& 
     if (!type->is_string()) return wrongType(partParam + ".type", "a string", *type);
     const std::string_view typeName = type->get_string();
     if (typeName != "text") {
-      return badRequest("The backend takes no images or other media: " + partParam +
-                            " is a '" + std::string(typeName) +
-                            "' part. Send text parts only.",
+      return badRequest("The backend takes no images or other media: " + partParam + " is a '" +
+                            std::string(typeName) + "' part. Send text parts only.",
                         partParam, "unsupported_content");
     }
     const json::value* text = part->if_contains("text");
@@ -147,9 +152,8 @@ std::optional<ApiError> readMessages(const json::object& root, std::vector<Messa
     return badRequest("'messages' must hold at least one message.", "messages");
   }
   if (list.size() > kMaxMessages) {
-    return badRequest("'messages' holds " + std::to_string(list.size()) +
-                          " messages; at most " + std::to_string(kMaxMessages) +
-                          " are accepted.",
+    return badRequest("'messages' holds " + std::to_string(list.size()) + " messages; at most " +
+                          std::to_string(kMaxMessages) + " are accepted.",
                       "messages");
   }
   out.reserve(list.size());
@@ -181,8 +185,9 @@ ParsedChatRequest parseValue(const json::value& root) {
   req.model = model->get_string();
   req.modelInfo = findModel(req.model);
   if (!req.modelInfo) {
-    return badRequest("The model `" + req.model + "` does not exist. GET /v1/models lists the "
-                      "models this gateway offers.",
+    return badRequest("The model `" + req.model +
+                          "` does not exist. GET /v1/models lists the "
+                          "models this gateway offers.",
                       "model", "model_not_found");
   }
 

@@ -28,8 +28,8 @@ struct ChatRequest {
   const ModelInfo* modelInfo = nullptr;  // never null in a parsed request
   std::vector<Message> messages;         // at least one
   bool stream = false;
-  bool includeUsage = false;             // stream_options.include_usage
-  std::optional<long> maxTokens;         // max_completion_tokens, else max_tokens
+  bool includeUsage = false;      // stream_options.include_usage
+  std::optional<long> maxTokens;  // max_completion_tokens, else max_tokens
 };
 
 // Either a ChatRequest or the error to answer with.

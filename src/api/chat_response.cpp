@@ -6,7 +6,8 @@ namespace api {
 namespace {
 
 // Closes the delta object the caller opened, then the choice, the array and the chunk.
-constexpr std::string_view kChoiceTail = R"(},"finish_reason":null}]})" "\n\n";
+constexpr std::string_view kChoiceTail = R"(},"finish_reason":null}]})"
+                                         "\n\n";
 
 void appendOptionalString(std::string& out, const std::optional<std::string>& value) {
   if (value) {
@@ -64,7 +65,8 @@ void ChunkEncoder::appendReasoning(std::string& out, std::string_view text) cons
 
 void ChunkEncoder::appendStop(std::string& out) const {
   out += choiceHead_;
-  out += R"({},"finish_reason":"stop"}]})" "\n\n";
+  out += R"({},"finish_reason":"stop"}]})"
+         "\n\n";
 }
 
 void ChunkEncoder::appendUsage(std::string& out, const Usage& usage) const {

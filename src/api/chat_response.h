@@ -41,8 +41,8 @@ class ChunkEncoder {
  private:
   void appendDelta(std::string& out, std::string_view deltaField, std::string_view text) const;
 
-  std::string head_;         // `data: {"id":…,"object":…,"created":…,"model":…`
-  std::string choiceHead_;   // head_ + `,"choices":[{"index":0,"delta":`
+  std::string head_;        // `data: {"id":…,"object":…,"created":…,"model":…`
+  std::string choiceHead_;  // head_ + `,"choices":[{"index":0,"delta":`
 };
 
 // The non-streaming `chat.completion` body; `reasoning` adds message.reasoning_content.

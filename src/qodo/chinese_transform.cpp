@@ -21,19 +21,19 @@ const std::string_view kChineseConfirmAnswer =
 namespace {
 
 bool isCjkCodePoint(uint32_t cp) {
-  return (cp >= 0x1100 && cp <= 0x11FF) ||    // Hangul Jamo
-         (cp >= 0x2E80 && cp <= 0x2FDF) ||    // CJK radicals, Kangxi radicals
-         (cp >= 0x3000 && cp <= 0x303F) ||    // CJK symbols and punctuation
-         (cp >= 0x3040 && cp <= 0x30FF) ||    // Hiragana, Katakana
-         (cp >= 0x3100 && cp <= 0x31FF) ||    // Bopomofo, Hangul compat. Jamo, Kanbun, …
-         (cp >= 0x3200 && cp <= 0x4DBF) ||    // enclosed CJK, compatibility, Ext. A
-         (cp >= 0x4E00 && cp <= 0x9FFF) ||    // CJK unified ideographs
-         (cp >= 0xA960 && cp <= 0xA97F) ||    // Hangul Jamo Ext. A
-         (cp >= 0xAC00 && cp <= 0xD7FF) ||    // Hangul syllables, Jamo Ext. B
-         (cp >= 0xF900 && cp <= 0xFAFF) ||    // CJK compatibility ideographs
-         (cp >= 0xFE30 && cp <= 0xFE4F) ||    // CJK compatibility forms
-         (cp >= 0xFF00 && cp <= 0xFFEF) ||    // halfwidth and fullwidth forms
-         (cp >= 0x20000 && cp <= 0x3FFFF);    // ideographs beyond the BMP
+  return (cp >= 0x1100 && cp <= 0x11FF) ||  // Hangul Jamo
+         (cp >= 0x2E80 && cp <= 0x2FDF) ||  // CJK radicals, Kangxi radicals
+         (cp >= 0x3000 && cp <= 0x303F) ||  // CJK symbols and punctuation
+         (cp >= 0x3040 && cp <= 0x30FF) ||  // Hiragana, Katakana
+         (cp >= 0x3100 && cp <= 0x31FF) ||  // Bopomofo, Hangul compat. Jamo, Kanbun, …
+         (cp >= 0x3200 && cp <= 0x4DBF) ||  // enclosed CJK, compatibility, Ext. A
+         (cp >= 0x4E00 && cp <= 0x9FFF) ||  // CJK unified ideographs
+         (cp >= 0xA960 && cp <= 0xA97F) ||  // Hangul Jamo Ext. A
+         (cp >= 0xAC00 && cp <= 0xD7FF) ||  // Hangul syllables, Jamo Ext. B
+         (cp >= 0xF900 && cp <= 0xFAFF) ||  // CJK compatibility ideographs
+         (cp >= 0xFE30 && cp <= 0xFE4F) ||  // CJK compatibility forms
+         (cp >= 0xFF00 && cp <= 0xFFEF) ||  // halfwidth and fullwidth forms
+         (cp >= 0x20000 && cp <= 0x3FFFF);  // ideographs beyond the BMP
 }
 
 }  // namespace

@@ -4,11 +4,10 @@
 #pragma once
 
 #include <array>
-#include <optional>
-#include <string_view>
-
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parser.hpp>
+#include <optional>
+#include <string_view>
 
 namespace qodo {
 

@@ -4,8 +4,8 @@ namespace qodo {
 namespace {
 
 std::string_view skipSpace(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
-                        s.front() == '\n'))
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
     s.remove_prefix(1);
   return s;
 }
@@ -63,14 +63,22 @@ Failure classifyFailure(int status, std::string_view body) {
 
 std::string_view describe(Failure failure) {
   switch (failure) {
-    case Failure::kNone: return "ok";
-    case Failure::kRateLimited: return "rate limited by the backend";
-    case Failure::kUsageExhausted: return "usage limit exceeded";
-    case Failure::kInvalidToken: return "invalid token";
-    case Failure::kForbidden: return "forbidden by the backend";
-    case Failure::kServerError: return "backend server error";
-    case Failure::kChineseDetected: return "backend refused a Chinese conversation";
-    case Failure::kBackendError: return "unexpected backend error";
+    case Failure::kNone:
+      return "ok";
+    case Failure::kRateLimited:
+      return "rate limited by the backend";
+    case Failure::kUsageExhausted:
+      return "usage limit exceeded";
+    case Failure::kInvalidToken:
+      return "invalid token";
+    case Failure::kForbidden:
+      return "forbidden by the backend";
+    case Failure::kServerError:
+      return "backend server error";
+    case Failure::kChineseDetected:
+      return "backend refused a Chinese conversation";
+    case Failure::kBackendError:
+      return "unexpected backend error";
   }
   return "unknown";
 }

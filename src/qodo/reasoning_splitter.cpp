@@ -73,10 +73,18 @@ void ReasoningSplitter::feedAfterReasoning(std::string_view text, ReasoningPiece
 ReasoningPieces ReasoningSplitter::feed(std::string_view text) {
   ReasoningPieces out;
   switch (state_) {
-    case State::kStart: feedStart(text, out); break;
-    case State::kReasoning: feedReasoning(text, out); break;
-    case State::kAfterReasoning: feedAfterReasoning(text, out); break;
-    case State::kContent: out.content.append(text); break;
+    case State::kStart:
+      feedStart(text, out);
+      break;
+    case State::kReasoning:
+      feedReasoning(text, out);
+      break;
+    case State::kAfterReasoning:
+      feedAfterReasoning(text, out);
+      break;
+    case State::kContent:
+      out.content.append(text);
+      break;
   }
   return out;
 }

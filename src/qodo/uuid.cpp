@@ -3,8 +3,8 @@
 namespace qodo {
 
 std::string uuid4FromBits(uint64_t high, uint64_t low) {
-  high = (high & ~0xF000ull) | 0x4000ull;              // version 4
-  low = (low & ~(0xC0ull << 56)) | (0x80ull << 56);    // RFC 4122 variant
+  high = (high & ~0xF000ull) | 0x4000ull;            // version 4
+  low = (low & ~(0xC0ull << 56)) | (0x80ull << 56);  // RFC 4122 variant
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(36);

@@ -9,8 +9,8 @@
 
 namespace qodo {
 
-// "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" from 128 bits; the version and variant bits are set
-// whatever `high` and `low` hold.
+// The 8-4-4-4-12 lowercase hex form of 128 bits; the version (4) and RFC 4122 variant bits are
+// set whatever `high` and `low` hold.
 std::string uuid4FromBits(uint64_t high, uint64_t low);
 
 template <std::uniform_random_bit_generator Random>

@@ -1,6 +1,6 @@
-#include "api/chat_request.h"
-
 #include <gtest/gtest.h>
+
+#include "api/chat_request.h"
 
 namespace {
 
@@ -53,7 +53,8 @@ TEST(ChatRequest, ReadsStreamIncludeUsageAndMaxTokens) {
 }
 
 TEST(ChatRequest, MaxCompletionTokensIsReadToo) {
-  auto req = accepted(body(R"([{"role":"user","content":"hi"}])", R"(,"max_completion_tokens":50)"));
+  auto req =
+      accepted(body(R"([{"role":"user","content":"hi"}])", R"(,"max_completion_tokens":50)"));
   EXPECT_EQ(req.maxTokens, 50);
 }
 
@@ -120,9 +121,8 @@ TEST(ChatRequest, RejectsANonObjectBody) {
 }
 
 TEST(ChatRequest, RejectsNestingDeeperThanSixtyFourLevels) {
-  std::string deep = body(R"([{"role":"user","content":"hi"}])", R"(,"x":)" +
-                                                                    std::string(70, '[') +
-                                                                    std::string(70, ']'));
+  std::string deep = body(R"([{"role":"user","content":"hi"}])",
+                          R"(,"x":)" + std::string(70, '[') + std::string(70, ']'));
   auto err = rejected(deep);
   EXPECT_NE(err.message.find("64"), std::string::npos) << err.message;
 }
@@ -141,7 +141,8 @@ TEST(ChatRequest, MissingOrEmptyMessagesNameTheParam) {
 
 TEST(ChatRequest, RejectsMoreThanTenThousandMessages) {
   std::string many = "[";
-  for (int i = 0; i < 10001; ++i) many += std::string(i ? "," : "") + R"({"role":"user","content":"x"})";
+  for (int i = 0; i < 10001; ++i)
+    many += std::string(i ? "," : "") + R"({"role":"user","content":"x"})";
   many += "]";
   auto err = rejected(body(many));
   EXPECT_EQ(err.param, "messages");
@@ -150,7 +151,8 @@ TEST(ChatRequest, RejectsMoreThanTenThousandMessages) {
 
 TEST(ChatRequest, AcceptsExactlyTenThousandMessages) {
   std::string many = "[";
-  for (int i = 0; i < 10000; ++i) many += std::string(i ? "," : "") + R"({"role":"user","content":"x"})";
+  for (int i = 0; i < 10000; ++i)
+    many += std::string(i ? "," : "") + R"({"role":"user","content":"x"})";
   many += "]";
   EXPECT_EQ(accepted(body(many)).messages.size(), 10000u);
 }
@@ -195,8 +197,7 @@ TEST(ChatRequest, WrongTypesNameTheParam) {
   EXPECT_EQ(rejected(body(hi, R"(,"max_tokens":10.5)")).param, "max_tokens");
   EXPECT_EQ(rejected(body(R"(["hi"])")).param, "messages[0]");
   EXPECT_EQ(rejected(body(R"([{"role":"user","content":5}])")).param, "messages[0].content");
-  EXPECT_EQ(rejected(body(R"([{"role":"user","content":["x"]}])")).param,
-            "messages[0].content[0]");
+  EXPECT_EQ(rejected(body(R"([{"role":"user","content":["x"]}])")).param, "messages[0].content[0]");
   EXPECT_EQ(rejected(body(R"([{"role":"user","content":[{"type":"text","text":3}]}])")).param,
             "messages[0].content[0].text");
   EXPECT_EQ(rejected(body(R"([{"role":7,"content":"x"}])")).param, "messages[0].role");

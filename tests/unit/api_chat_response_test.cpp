@@ -1,11 +1,10 @@
-#include "api/chat_response.h"
-
 #include <gtest/gtest.h>
-
-#include <random>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <random>
+
+#include "api/chat_response.h"
 
 namespace {
 

@@ -1,8 +1,8 @@
-#include "api/json_text.h"
-
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+
+#include "api/json_text.h"
 
 namespace {
 
@@ -38,14 +38,18 @@ TEST(JsonText, KeepsValidMultiByteUtf8) {
 
 TEST(JsonText, ReplacesEachInvalidByteWithReplacementCharacter) {
   const std::string fffd = "\xEF\xBF\xBD";
-  EXPECT_EQ(roundTrip("a\xFF" "b"), "a" + fffd + "b");
-  EXPECT_EQ(roundTrip("\x80"), fffd);                       // lone continuation byte
-  EXPECT_EQ(roundTrip("\xC3"), fffd);                       // truncated at end
-  EXPECT_EQ(roundTrip("\xC0\xAF"), fffd + fffd);            // overlong '/'
-  EXPECT_EQ(roundTrip("\xE0\x80\xAF"), fffd + fffd + fffd); // overlong 3-byte
-  EXPECT_EQ(roundTrip("\xED\xA0\x80"), fffd + fffd + fffd); // surrogate U+D800
+  EXPECT_EQ(roundTrip("a\xFF"
+                      "b"),
+            "a" + fffd + "b");
+  EXPECT_EQ(roundTrip("\x80"), fffd);                                   // lone continuation byte
+  EXPECT_EQ(roundTrip("\xC3"), fffd);                                   // truncated at end
+  EXPECT_EQ(roundTrip("\xC0\xAF"), fffd + fffd);                        // overlong '/'
+  EXPECT_EQ(roundTrip("\xE0\x80\xAF"), fffd + fffd + fffd);             // overlong 3-byte
+  EXPECT_EQ(roundTrip("\xED\xA0\x80"), fffd + fffd + fffd);             // surrogate U+D800
   EXPECT_EQ(roundTrip("\xF4\x90\x80\x80"), fffd + fffd + fffd + fffd);  // above U+10FFFF
-  EXPECT_EQ(roundTrip("\xE4\xB8" "x"), fffd + fffd + "x");  // cut short by ASCII
+  EXPECT_EQ(roundTrip("\xE4\xB8"
+                      "x"),
+            fffd + fffd + "x");  // cut short by ASCII
 }
 
 TEST(JsonText, EveryByteSequenceComesOutAsValidJson) {

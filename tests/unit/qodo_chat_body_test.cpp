@@ -1,10 +1,9 @@
-#include "qodo/chat_body.h"
-
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "qodo/chat_body.h"
 #include "qodo/chinese_transform.h"
 
 namespace {
@@ -42,26 +41,26 @@ std::vector<std::string> keys(const json::object& o) {
 TEST(ChatBody, HasEveryFieldOfTheBackendBodyInOrderWithItsConstants) {
   auto body = parsed(qodo::buildChatBody(
       request("deepseek-r1", {{"system", "sys"}, {"user", "question"}}), kIds, true));
-  EXPECT_EQ(keys(body),
-            (std::vector<std::string>{"max_remote_context", "remote_context_tags",
-                                      "max_repo_context", "user_data", "task", "chat_input",
-                                      "previous_messages", "user_context", "repo_context",
-                                      "custom_model", "supports_artifacts"}));
+  EXPECT_EQ(keys(body), (std::vector<std::string>{
+                            "max_remote_context", "remote_context_tags", "max_repo_context",
+                            "user_data", "task", "chat_input", "previous_messages", "user_context",
+                            "repo_context", "custom_model", "supports_artifacts"}));
   EXPECT_EQ(body["max_remote_context"], 0);
   EXPECT_EQ(body["remote_context_tags"], json::array());
   EXPECT_EQ(body["max_repo_context"], 5);
-  EXPECT_EQ(body["user_data"], (json::object{{"installation_id", kIds.installationId},
-                                             {"installation_fingerprint_uuid", kIds.fingerprintUuid},
-                                             {"editor_version", "1.98.2"},
-                                             {"extension_version", "1.0.4"},
-                                             {"os_platform", "darwin"},
-                                             {"os_version", "v20.18.2"},
-                                             {"editor_type", "vscode"}}));
+  EXPECT_EQ(body["user_data"],
+            (json::object{{"installation_id", kIds.installationId},
+                          {"installation_fingerprint_uuid", kIds.fingerprintUuid},
+                          {"editor_version", "1.98.2"},
+                          {"extension_version", "1.0.4"},
+                          {"os_platform", "darwin"},
+                          {"os_version", "v20.18.2"},
+                          {"editor_type", "vscode"}}));
   EXPECT_EQ(keys(body["user_data"].as_object()).front(), "installation_id");
   EXPECT_EQ(body["task"], "");
   EXPECT_EQ(body["chat_input"], "question");
-  EXPECT_EQ(body["previous_messages"], (json::array{json::object{{"role", "system"},
-                                                                 {"content", "sys"}}}));
+  EXPECT_EQ(body["previous_messages"],
+            (json::array{json::object{{"role", "system"}, {"content", "sys"}}}));
   EXPECT_EQ(body["user_context"], json::array());
   EXPECT_EQ(body["repo_context"], json::array());
   EXPECT_EQ(body["custom_model"], "deepseek-r1-full");
@@ -75,10 +74,9 @@ TEST(ChatBody, UserTurnsCarryCommandAndModeOthersDoNot) {
   ASSERT_EQ(previous.size(), 2u);
   EXPECT_EQ(keys(previous[0].as_object()),
             (std::vector<std::string>{"role", "content", "command", "mode"}));
-  EXPECT_EQ(previous[0], (json::object{{"role", "user"},
-                                       {"content", "u1"},
-                                       {"command", "chat"},
-                                       {"mode", "freeChat"}}));
+  EXPECT_EQ(previous[0],
+            (json::object{
+                {"role", "user"}, {"content", "u1"}, {"command", "chat"}, {"mode", "freeChat"}}));
   EXPECT_EQ(previous[1], (json::object{{"role", "assistant"}, {"content", "a1"}}));
   EXPECT_EQ(body["chat_input"], "u2");
 }

@@ -1,6 +1,6 @@
-#include "qodo/chinese_transform.h"
-
 #include <gtest/gtest.h>
+
+#include "qodo/chinese_transform.h"
 
 namespace {
 
@@ -12,8 +12,8 @@ TEST(ContainsCjk, FindsHanKanaHangulAndCjkPunctuation) {
   EXPECT_TRUE(containsCjk("ひらがな"));
   EXPECT_TRUE(containsCjk("カタカナ"));
   EXPECT_TRUE(containsCjk("한국어"));
-  EXPECT_TRUE(containsCjk("end。"));      // U+3002 ideographic full stop
-  EXPECT_TRUE(containsCjk("a，b"));       // U+FF0C fullwidth comma
+  EXPECT_TRUE(containsCjk("end。"));             // U+3002 ideographic full stop
+  EXPECT_TRUE(containsCjk("a，b"));              // U+FF0C fullwidth comma
   EXPECT_TRUE(containsCjk("\xF0\xA0\x80\x80"));  // U+20000, beyond the BMP
 }
 

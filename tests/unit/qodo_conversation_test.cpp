@@ -1,6 +1,6 @@
-#include "qodo/conversation.h"
-
 #include <gtest/gtest.h>
+
+#include "qodo/conversation.h"
 
 namespace {
 
@@ -13,10 +13,9 @@ TEST(Conversation, TheLastUserTurnBecomesChatInputAndTheRestStayInOrder) {
                                  {"user", "u2"},
                                  {"assistant", "prefill"}});
   EXPECT_EQ(c.chatInput, "u2");
-  EXPECT_TRUE((c.previous == Turns{{"system", "s"},
-                                   {"user", "u1"},
-                                   {"assistant", "a1"},
-                                   {"assistant", "prefill"}}));
+  EXPECT_TRUE(
+      (c.previous ==
+       Turns{{"system", "s"}, {"user", "u1"}, {"assistant", "a1"}, {"assistant", "prefill"}}));
 }
 
 TEST(Conversation, WithoutAUserTurnChatInputIsHi) {

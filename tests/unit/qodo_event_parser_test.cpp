@@ -1,6 +1,6 @@
-#include "qodo/event_parser.h"
-
 #include <gtest/gtest.h>
+
+#include "qodo/event_parser.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
-#include "qodo/failure.h"
-
 #include <gtest/gtest.h>
+
+#include "qodo/failure.h"
 
 namespace {
 
@@ -54,9 +54,9 @@ TEST(FailureClassifier, ChineseRefusalIsRecognisedAnywhereInTheBody) {
   EXPECT_EQ(classifyFailure(400, refusal), Failure::kChineseDetected);
   EXPECT_EQ(classifyFailure(200, std::string(R"({"error":")") + refusal + "\"}"),
             Failure::kChineseDetected);
-  EXPECT_EQ(classifyFailure(200, std::string(R"({"type":"text","data":{"content":")") + refusal +
-                                     "\"}}"),
-            Failure::kChineseDetected);
+  EXPECT_EQ(
+      classifyFailure(200, std::string(R"({"type":"text","data":{"content":")") + refusal + "\"}}"),
+      Failure::kChineseDetected);
 }
 
 TEST(FailureClassifier, OtherErrorsAreBackendErrors) {

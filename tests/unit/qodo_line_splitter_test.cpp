@@ -1,6 +1,6 @@
-#include "qodo/line_splitter.h"
-
 #include <gtest/gtest.h>
+
+#include "qodo/line_splitter.h"
 
 namespace {
 
@@ -117,9 +117,10 @@ TEST(LineSplitter, ALineLongerThanTheLimitIsAnError) {
 
 TEST(LineSplitter, AnUnendedLongLineFailsBeforeItsEndArrives) {
   qodo::LineSplitter s(64);
-  s.feed(std::string(40, 'x'));
+  const std::string part(40, 'x');
+  s.feed(part);
   EXPECT_EQ(s.next().status, Status::kNeedMore);
-  s.feed(std::string(40, 'x'));
+  s.feed(part);
   EXPECT_EQ(s.next().status, Status::kLineTooLong);
   s.feed("\n{\"a\":1}\n");
   EXPECT_EQ(s.next().status, Status::kLineTooLong);

@@ -1,6 +1,6 @@
-#include "qodo/reasoning_splitter.h"
-
 #include <gtest/gtest.h>
+
+#include "qodo/reasoning_splitter.h"
 
 namespace {
 

@@ -1,8 +1,8 @@
-#include "qodo/uuid.h"
-
 #include <gtest/gtest.h>
 
 #include <regex>
+
+#include "qodo/uuid.h"
 
 namespace {
 
