@@ -109,7 +109,7 @@ class Engine {
   bool configure(Transfer& transfer, Request& request);
   void attach(const std::shared_ptr<Transfer>& transfer);
   void detach(Transfer& transfer);
-  void finish(const std::shared_ptr<Transfer>& transfer, Result result);
+  void finish(const std::shared_ptr<Transfer>& transfer, const Result& result);
   void postFailure(Transfer& transfer, std::string message);
   void unpause(const std::shared_ptr<Transfer>& transfer);
   void reportStatus(Transfer& transfer, long code);
@@ -181,9 +181,13 @@ Engine::Engine(asio::io_context& io, Options options)
   // TLS sessions live per easy handle unless shared; sharing them lets a new connection to the
   // same host resume its TLS session. Everything runs on one thread, so no lock callbacks.
   share_.reset(curl_share_init());
-  if (share_) curl_share_setopt(share_.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  if (share_) {
+    curl_share_setopt(share_.get(), CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  }
   multi_.reset(curl_multi_init());
-  if (!multi_) throw std::runtime_error("libcurl could not create a multi handle");
+  if (!multi_) {
+    throw std::runtime_error("libcurl could not create a multi handle");
+  }
   CURLM* multi = multi_.get();
   curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socketCallback);
   curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
@@ -205,7 +209,9 @@ Engine::~Engine() {
   }
   transfers_.clear();
   multi_.reset();
-  for (auto& [socket, watcher] : watchers_) watcher->close();
+  for (auto& [socket, watcher] : watchers_) {
+    watcher->close();
+  }
   watchers_.clear();
   timer_.cancel();
 }
@@ -219,14 +225,18 @@ void Engine::abandon() {
 
 bool Engine::configure(Transfer& t, Request& request) {
   CURL* easy = curl_easy_init();
-  if (easy == nullptr) return false;
+  if (easy == nullptr) {
+    return false;
+  }
   t.easy.reset(easy);
   t.body = std::move(request.body);
 
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t.errorBuffer);
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  if (share_) curl_easy_setopt(easy, CURLOPT_SHARE, share_.get());
+  if (share_) {
+    curl_easy_setopt(easy, CURLOPT_SHARE, share_.get());
+  }
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, long{CURL_HTTP_VERSION_2TLS});
   if (startsWithIgnoringCase(request.url, "https://")) {
     // Wait for an HTTP/2 connection being set up rather than opening a parallel one.
@@ -238,13 +248,17 @@ bool Engine::configure(Transfer& t, Request& request) {
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connectTimeout.count()));
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (request.acceptCompressed) curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+  if (request.acceptCompressed) {
+    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+  }
 
   const std::string& method = request.method;
   if (method == "GET") {
     curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   } else {
-    if (method != "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method != "POST") {
+      curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method.c_str());
+    }
     if (method == "HEAD") {
       curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
     } else if (method == "POST" || !t.body.empty()) {
@@ -256,10 +270,14 @@ bool Engine::configure(Transfer& t, Request& request) {
   bool hasExpect = false;
   for (const std::string& header : request.headers) {
     hasExpect = hasExpect || startsWithIgnoringCase(header, "expect:");
-    if (!appendHeader(t.headers, header.c_str())) return false;
+    if (!appendHeader(t.headers, header.c_str())) {
+      return false;
+    }
   }
   // curl would otherwise ask large POSTs to wait for "100 Continue", a round trip for nothing.
-  if (!hasExpect && !appendHeader(t.headers, "Expect:")) return false;
+  if (!hasExpect && !appendHeader(t.headers, "Expect:")) {
+    return false;
+  }
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t.headers.get());
 
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, headerCallback);
@@ -284,7 +302,9 @@ void Engine::start(const std::shared_ptr<Transfer>& t, Request request, Handlers
   transfers_.emplace(t->easy.get(), t);
   if (depth_ > 0) {
     asio::post(io_, [weak = t->weak_from_this()] {
-      if (auto t = weak.lock(); t && !t->cancelled && !t->finished) t->owner->attach(t);
+      if (auto t = weak.lock(); t && !t->cancelled && !t->finished) {
+        t->owner->attach(t);
+      }
     });
     return;
   }
@@ -304,7 +324,9 @@ void Engine::postFailure(Transfer& t, std::string message) {
   // Reported from the loop, so that onDone never runs before start() has returned.
   asio::post(io_, [weak = t.weak_from_this(), message = std::move(message)] {
     auto t = weak.lock();
-    if (!t || t->cancelled || t->finished) return;
+    if (!t || t->cancelled || t->finished) {
+      return;
+    }
     if (t->easy) {
       t->owner->finish(t, Result{ErrorKind::kOther, 0, message});
       return;
@@ -313,7 +335,9 @@ void Engine::postFailure(Transfer& t, std::string message) {
     t->finished = true;
     auto onDone = std::move(t->handlers.onDone);
     t->handlers = Handlers{};
-    if (onDone) onDone(Result{ErrorKind::kOther, 0, message});
+    if (onDone) {
+      onDone(Result{ErrorKind::kOther, 0, message});
+    }
   });
 }
 
@@ -321,7 +345,9 @@ void Engine::detach(Transfer& t) {
   t.deadline.cancel();
   ++t.deadlineGeneration;
   CURL* easy = t.easy.get();
-  if (easy == nullptr) return;
+  if (easy == nullptr) {
+    return;
+  }
   if (t.attached) {
     t.attached = false;
     curl_multi_remove_handle(multi_.get(), easy);  // closes an unfinished connection
@@ -330,16 +356,20 @@ void Engine::detach(Transfer& t) {
   transfers_.erase(easy);  // may release the transfer: callers hold their own reference
 }
 
-void Engine::finish(const std::shared_ptr<Transfer>& t, Result result) {
+void Engine::finish(const std::shared_ptr<Transfer>& t, const Result& result) {
   detach(*t);
   t->finished = true;
   auto onDone = std::move(t->handlers.onDone);
   t->handlers = Handlers{};  // releases what the handlers captured as soon as possible
-  if (onDone) onDone(result);
+  if (onDone) {
+    onDone(result);
+  }
 }
 
 void Engine::cancel(Transfer& t) {
-  if (t.cancelled || t.finished) return;
+  if (t.cancelled || t.finished) {
+    return;
+  }
   t.cancelled = true;
   t.deadline.cancel();
   ++t.deadlineGeneration;
@@ -350,23 +380,31 @@ void Engine::cancel(Transfer& t) {
   // Inside a curl callback: our write and header callbacks now fail the transfer, and the
   // removal happens as soon as the stack has unwound, whichever comes first.
   asio::post(io_, [weak = t.weak_from_this()] {
-    if (auto t = weak.lock()) t->owner->detach(*t);
+    if (auto t = weak.lock()) {
+      t->owner->detach(*t);
+    }
   });
 }
 
 void Engine::resume(Transfer& t) {
-  if (!t.paused || t.resumePosted || t.cancelled || t.finished) return;
+  if (!t.paused || t.resumePosted || t.cancelled || t.finished) {
+    return;
+  }
   // Posted: unpausing re-delivers data through onData, which the caller of resume() should not
   // find running inside its own call.
   t.resumePosted = true;
   asio::post(io_, [weak = t.weak_from_this()] {
-    if (auto t = weak.lock()) t->owner->unpause(t);
+    if (auto t = weak.lock()) {
+      t->owner->unpause(t);
+    }
   });
 }
 
 void Engine::unpause(const std::shared_ptr<Transfer>& t) {
   t->resumePosted = false;
-  if (!t->paused || t->cancelled || t->finished || !t->attached) return;
+  if (!t->paused || t->cancelled || t->finished || !t->attached) {
+    return;
+  }
   t->paused = false;
   t->lastActivity = Clock::now();
   armDeadline(*t, t->lastActivity + options_.idleTimeout);
@@ -374,14 +412,18 @@ void Engine::unpause(const std::shared_ptr<Transfer>& t) {
   ++depth_;
   CURLcode code = curl_easy_pause(t->easy.get(), CURLPAUSE_CONT);
   --depth_;
-  if (life.expired()) return;
+  if (life.expired()) {
+    return;
+  }
   // curl_easy_pause reports a failed re-delivery only to us, not to the multi handle.
   if (t->attached && (code != CURLE_OK || t->cancelled || t->abort != ErrorKind::kNone)) {
     if (t->cancelled) {
       detach(*t);
     } else {
       finish(t, resultOf(*t, code));
-      if (life.expired()) return;
+      if (life.expired()) {
+        return;
+      }
     }
   }
   processMessages();
@@ -390,7 +432,9 @@ void Engine::unpause(const std::shared_ptr<Transfer>& t) {
 void Engine::reportStatus(Transfer& t, long code) {
   t.statusReported = true;
   t.status = static_cast<int>(code);
-  if (t.handlers.onStatus) t.handlers.onStatus(t.status);
+  if (t.handlers.onStatus) {
+    t.handlers.onStatus(t.status);
+  }
 }
 
 Result Engine::resultOf(Transfer& t, CURLcode code) {
@@ -401,15 +445,19 @@ Result Engine::resultOf(Transfer& t, CURLcode code) {
     result.message = std::string(describe(t.abort));
     return result;
   }
-  if (code == CURLE_OK) return result;
+  if (code == CURLE_OK) {
+    return result;
+  }
   FailureContext context;
   context.viaProxy = !options_.proxyUrl.empty();
   context.responseStarted = t.phase == Phase::kStreaming;
-  if (t.easy) curl_easy_getinfo(t.easy.get(), CURLINFO_HTTP_CONNECTCODE, &context.proxyConnectStatus);
+  if (t.easy) {
+    curl_easy_getinfo(t.easy.get(), CURLINFO_HTTP_CONNECTCODE, &context.proxyConnectStatus);
+  }
   result.error = classifyCurlError(code, context);
   // curl's messages name hosts and ports, never header values: no secrets.
-  result.message = t.errorBuffer[0] != '\0' ? std::string(t.errorBuffer)
-                                            : std::string(curl_easy_strerror(code));
+  result.message =
+      t.errorBuffer[0] != '\0' ? std::string(t.errorBuffer) : std::string(curl_easy_strerror(code));
   return result;
 }
 
@@ -419,9 +467,13 @@ void Engine::armDeadline(Transfer& t, Clock::time_point at) {
   uint64_t generation = ++t.deadlineGeneration;
   t.deadline.expires_at(at);
   t.deadline.async_wait([weak = t.weak_from_this(), generation](boost::system::error_code ec) {
-    if (ec) return;
+    if (ec) {
+      return;
+    }
     auto t = weak.lock();
-    if (!t || t->cancelled || t->finished || t->deadlineGeneration != generation) return;
+    if (!t || t->cancelled || t->finished || t->deadlineGeneration != generation) {
+      return;
+    }
     t->owner->onDeadline(t);
   });
 }
@@ -432,7 +484,9 @@ void Engine::onDeadline(const std::shared_ptr<Transfer>& t) {
                      std::string(describe(ErrorKind::kFirstByteTimeout))});
     return;
   }
-  if (t->phase != Phase::kStreaming || t->paused) return;  // unpause re-arms
+  if (t->phase != Phase::kStreaming || t->paused) {
+    return;  // unpause re-arms
+  }
   // Body bytes only move lastActivity; the timer catches up lazily instead of being re-armed
   // for every chunk.
   Clock::time_point due = t->lastActivity + options_.idleTimeout;
@@ -454,7 +508,9 @@ void Engine::onRequestReady(Transfer& t) {
 }
 
 size_t Engine::onHeader(Transfer& t, std::string_view line) {
-  if (t.cancelled || t.abort != ErrorKind::kNone) return 0;
+  if (t.cancelled || t.abort != ErrorKind::kNone) {
+    return 0;
+  }
   if (t.phase != Phase::kStreaming) {
     t.phase = Phase::kStreaming;
     t.lastActivity = Clock::now();
@@ -463,17 +519,25 @@ size_t Engine::onHeader(Transfer& t, std::string_view line) {
   if ((line == "\r\n" || line == "\n") && !t.statusReported) {
     long code = 0;
     curl_easy_getinfo(t.easy.get(), CURLINFO_RESPONSE_CODE, &code);
-    if (code >= 200) reportStatus(t, code);  // 1xx blocks are followed by the real one
+    if (code >= 200) {
+      reportStatus(t, code);  // 1xx blocks are followed by the real one
+    }
   }
   return t.cancelled ? 0 : line.size();
 }
 
 size_t Engine::onBody(Transfer& t, const char* data, size_t size) {
-  if (t.cancelled || t.abort != ErrorKind::kNone) return CURL_WRITEFUNC_ERROR;
-  if (t.paused) return CURL_WRITEFUNC_PAUSE;  // curl keeps these bytes for after resume
+  if (t.cancelled || t.abort != ErrorKind::kNone) {
+    return CURL_WRITEFUNC_ERROR;
+  }
+  if (t.paused) {
+    return CURL_WRITEFUNC_PAUSE;  // curl keeps these bytes for after resume
+  }
   size_t seen = std::min(t.redelivered, size);
   t.redelivered -= seen;
-  if (seen == size) return size;
+  if (seen == size) {
+    return size;
+  }
   std::string_view fresh(data + seen, size - seen);
   if (fresh.size() > options_.maxBodyBytes - std::min(t.bodyBytes, options_.maxBodyBytes)) {
     t.abort = ErrorKind::kTooLarge;
@@ -485,10 +549,14 @@ size_t Engine::onBody(Transfer& t, const char* data, size_t size) {
     long code = 0;
     curl_easy_getinfo(t.easy.get(), CURLINFO_RESPONSE_CODE, &code);
     reportStatus(t, code);
-    if (t.cancelled) return CURL_WRITEFUNC_ERROR;
+    if (t.cancelled) {
+      return CURL_WRITEFUNC_ERROR;
+    }
   }
   Flow flow = t.handlers.onData ? t.handlers.onData(fresh) : Flow::kContinue;
-  if (t.cancelled) return CURL_WRITEFUNC_ERROR;
+  if (t.cancelled) {
+    return CURL_WRITEFUNC_ERROR;
+  }
   if (flow == Flow::kPause) {
     t.paused = true;
     t.redelivered = size;  // the whole call comes back, including any prefix skipped above
@@ -510,7 +578,9 @@ int Engine::onSocket(curl_socket_t socket, int what) {
   }
   if (found == watchers_.end()) {
     int copy = ::dup(socket);
-    if (copy < 0) return -1;
+    if (copy < 0) {
+      return -1;
+    }
     auto watcher = std::make_shared<Watcher>(io_, socket);
     boost::system::error_code ec;
     watcher->descriptor.assign(copy, ec);
@@ -529,7 +599,9 @@ void Engine::onSocketClosed(curl_socket_t socket) {
   // curl normally says CURL_POLL_REMOVE first; this makes sure a reused descriptor number can
   // never meet a stale watcher.
   auto found = watchers_.find(socket);
-  if (found == watchers_.end()) return;
+  if (found == watchers_.end()) {
+    return;
+  }
   found->second->close();
   watchers_.erase(found);
 }
@@ -542,8 +614,9 @@ void Engine::watch(const std::shared_ptr<Watcher>& watcher) {
     watcher->descriptor.async_wait(asio::posix::stream_descriptor::wait_read,
                                    [this, watcher](boost::system::error_code ec) {
                                      watcher->readWaiting = false;
-                                     if (!watcher->open || ec == asio::error::operation_aborted)
+                                     if (!watcher->open || ec == asio::error::operation_aborted) {
                                        return;
+                                     }
                                      onReady(watcher, ec ? CURL_CSELECT_ERR : CURL_CSELECT_IN);
                                    });
   }
@@ -552,8 +625,9 @@ void Engine::watch(const std::shared_ptr<Watcher>& watcher) {
     watcher->descriptor.async_wait(asio::posix::stream_descriptor::wait_write,
                                    [this, watcher](boost::system::error_code ec) {
                                      watcher->writeWaiting = false;
-                                     if (!watcher->open || ec == asio::error::operation_aborted)
+                                     if (!watcher->open || ec == asio::error::operation_aborted) {
                                        return;
+                                     }
                                      onReady(watcher, ec ? CURL_CSELECT_ERR : CURL_CSELECT_OUT);
                                    });
   }
@@ -562,10 +636,14 @@ void Engine::watch(const std::shared_ptr<Watcher>& watcher) {
 void Engine::onReady(const std::shared_ptr<Watcher>& watcher, int direction) {
   // A wait armed before curl changed its mind about this socket: nothing to tell curl.
   int wantedBit = direction == CURL_CSELECT_IN ? CURL_POLL_IN : CURL_POLL_OUT;
-  if (direction != CURL_CSELECT_ERR && (watcher->wanted & wantedBit) == 0) return;
+  if (direction != CURL_CSELECT_ERR && (watcher->wanted & wantedBit) == 0) {
+    return;
+  }
   socketAction(watcher->fd, direction);
   // The Engine may be gone now (a handler destroyed the Client); it closed every watcher.
-  if (watcher->open && direction != CURL_CSELECT_ERR) watch(watcher);
+  if (watcher->open && direction != CURL_CSELECT_ERR) {
+    watch(watcher);
+  }
 }
 
 void Engine::onTimer(long timeoutMs) {
@@ -576,7 +654,9 @@ void Engine::onTimer(long timeoutMs) {
   // Never socket_action from here: curl is on the stack. Zero means "as soon as possible".
   timer_.expires_after(std::chrono::milliseconds(timeoutMs));
   timer_.async_wait([this, life = std::weak_ptr<char>(life_)](boost::system::error_code ec) {
-    if (ec || life.expired()) return;
+    if (ec || life.expired()) {
+      return;
+    }
     socketAction(CURL_SOCKET_TIMEOUT, 0);
   });
 }
@@ -590,13 +670,19 @@ void Engine::socketAction(curl_socket_t socket, int events) {
 }
 
 void Engine::processMessages() {
-  if (depth_ > 0) return;
+  if (depth_ > 0) {
+    return;
+  }
   std::weak_ptr<char> life = life_;
   int queued = 0;
   while (CURLMsg* message = curl_multi_info_read(multi_.get(), &queued)) {
-    if (message->msg != CURLMSG_DONE) continue;
+    if (message->msg != CURLMSG_DONE) {
+      continue;
+    }
     auto found = transfers_.find(message->easy_handle);
-    if (found == transfers_.end()) continue;
+    if (found == transfers_.end()) {
+      continue;
+    }
     std::shared_ptr<Transfer> t = found->second;
     CURLcode code = message->data.result;
     if (t->cancelled) {
@@ -608,14 +694,18 @@ void Engine::processMessages() {
       long status = 0;
       curl_easy_getinfo(t->easy.get(), CURLINFO_RESPONSE_CODE, &status);
       reportStatus(*t, status);
-      if (life.expired()) return;
+      if (life.expired()) {
+        return;
+      }
       if (t->cancelled) {
         detach(*t);
         continue;
       }
     }
     finish(t, resultOf(*t, code));
-    if (life.expired()) return;
+    if (life.expired()) {
+      return;
+    }
   }
 }
 
@@ -628,11 +718,15 @@ struct TransferHandle::State : Transfer {
 };
 
 void TransferHandle::cancel() {
-  if (auto state = state_.lock()) state->owner->cancel(*state);
+  if (auto state = state_.lock()) {
+    state->owner->cancel(*state);
+  }
 }
 
 void TransferHandle::resume() {
-  if (auto state = state_.lock()) state->owner->resume(*state);
+  if (auto state = state_.lock()) {
+    state->owner->resume(*state);
+  }
 }
 
 bool TransferHandle::active() const {
@@ -641,7 +735,8 @@ bool TransferHandle::active() const {
 }
 
 struct Client::Impl {
-  Impl(asio::io_context& context, Options options) : io(context), engine(context, std::move(options)) {}
+  Impl(asio::io_context& context, Options options)
+      : io(context), engine(context, std::move(options)) {}
   asio::io_context& io;
   Engine engine;
 };
@@ -649,7 +744,8 @@ struct Client::Impl {
 Client::Client(asio::io_context& io, Options options)
     : impl_(std::make_unique<Impl>(io, std::move(options))) {}
 
-Client::~Client() {
+// Only allocation can throw here, and running out of memory ends the process anyway.
+Client::~Client() {  // NOLINT(bugprone-exception-escape)
   if (impl_ && impl_->engine.insideCurl()) {
     // Destroyed from inside one of our handlers: curl is still on the stack, so the multi
     // handle can only go once it has unwound.

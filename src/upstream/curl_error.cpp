@@ -4,7 +4,9 @@
 namespace upstream {
 
 ErrorKind classifyCurlError(CURLcode code, const FailureContext& context) {
-  if (code == CURLE_OK) return ErrorKind::kNone;
+  if (code == CURLE_OK) {
+    return ErrorKind::kNone;
+  }
   // A proxy that answered CONNECT with anything but 2xx refused the tunnel, whatever CURLcode
   // curl chose to report it with.
   if (context.proxyConnectStatus != 0 &&

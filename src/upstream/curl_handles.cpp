@@ -18,7 +18,9 @@ void ensureCurlInitialized() {
 
 bool appendHeader(HeaderList& list, const char* line) {
   curl_slist* head = curl_slist_append(list.get(), line);
-  if (head == nullptr) return false;
+  if (head == nullptr) {
+    return false;
+  }
   // On success curl returns the same head for a non-empty list, or a new one-element list.
   (void)list.release();
   list.reset(head);

@@ -2,8 +2,6 @@
 // sockets, scripted per test): streaming, statuses, failures, timeouts, pause and resume,
 // cancel, gzip, the body limit, connection reuse, many transfers at once and proxies, all as the
 // relay would see them through the handlers.
-#include "upstream/client.h"
-
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -24,6 +22,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "upstream/client.h"
 
 namespace upstream {
 namespace {
@@ -86,8 +86,8 @@ std::string chunk(std::string_view data) {
 std::string response(int status, std::string_view reason, std::string_view body,
                      std::string_view extraHeaders = "") {
   return "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
-         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
-         std::string(extraHeaders) + "\r\n" + std::string(body);
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + std::string(extraHeaders) +
+         "\r\n" + std::string(body);
 }
 
 struct HttpRequest {
@@ -432,8 +432,8 @@ TEST_F(UpstreamClient, SendsTheMethodHeadersAndBody) {
   TestServer server([](int fd, const HttpRequest& request) {
     sendAll(fd, response(200, "OK",
                          request.line + "|" + request.header("X-Test") + "|" +
-                             request.header("Content-Type") + "|" + request.header("Expect") +
-                             "|" + request.body));
+                             request.header("Content-Type") + "|" + request.header("Expect") + "|" +
+                             request.body));
     return true;
   });
   Client client(io_, Options{});
@@ -452,8 +452,7 @@ TEST_F(UpstreamClient, SendsTheMethodHeadersAndBody) {
 TEST_F(UpstreamClient, RefusedConnectionIsAConnectError) {
   Client client(io_, Options{});
   Recorder recorder;
-  client.start(get("http://127.0.0.1:" + std::to_string(closedPort()) + "/"),
-               recorder.handlers());
+  client.start(get("http://127.0.0.1:" + std::to_string(closedPort()) + "/"), recorder.handlers());
 
   ASSERT_TRUE(runUntil([&] { return recorder.done.has_value(); }));
   EXPECT_EQ(recorder.done->error, ErrorKind::kConnect);
@@ -783,6 +782,59 @@ TEST_F(UpstreamClient, DestroyingTheClientFromInsideOnDataIsSafe) {
   EXPECT_EQ(recorder.doneCalls, 0);
 }
 
+TEST_F(UpstreamClient, CancelInsideOnStatusMeansNoBodyAndNoDone) {
+  Signal closed;
+  TestServer server(firstChunkThenWatchForClose(closed));
+  Client client(io_, Options{});
+  Recorder recorder;
+  TransferHandle handle;
+  Handlers handlers = recorder.handlers();
+  handlers.onStatus = [&](int status) {
+    recorder.statuses.push_back(status);
+    handle.cancel();
+  };
+  handle = client.start(get(server.url()), handlers);
+
+  ASSERT_TRUE(runUntil([&] { return closed.isSet(); }, 6s));
+  runFor(100ms);
+  EXPECT_EQ(recorder.statuses, std::vector<int>{200});
+  EXPECT_EQ(recorder.dataCalls, 0);
+  EXPECT_EQ(recorder.doneCalls, 0);
+}
+
+TEST_F(UpstreamClient, ATransferStartedFromInsideOnDataRuns) {
+  TestServer server([](int fd, const HttpRequest& request) {
+    sendAll(fd, response(200, "OK", "answer for " + request.path()));
+    return true;
+  });
+  Client client(io_, Options{});
+  Recorder outer;
+  Recorder inner;
+  outer.onData = [&](std::string_view) {
+    client.start(get(server.url("/inner")), inner.handlers());
+    return Flow::kContinue;
+  };
+  client.start(get(server.url("/outer")), outer.handlers());
+
+  ASSERT_TRUE(runUntil([&] { return outer.done && inner.done; }));
+  EXPECT_EQ(outer.body, "answer for /outer");
+  EXPECT_EQ(inner.body, "answer for /inner");
+  EXPECT_EQ(inner.done->error, ErrorKind::kNone);
+}
+
+TEST_F(UpstreamClient, AMalformedUrlEndsInOnDoneAfterStartReturns) {
+  Client client(io_, Options{});
+  Recorder recorder;
+  bool started = false;
+  recorder.onDone = [&] { EXPECT_TRUE(started); };
+  client.start(get("notascheme://x"), recorder.handlers());
+  started = true;
+
+  ASSERT_TRUE(runUntil([&] { return recorder.done.has_value(); }));
+  EXPECT_EQ(recorder.done->error, ErrorKind::kOther);
+  EXPECT_EQ(recorder.doneCalls, 1);
+}
+
 TEST_F(UpstreamClient, SequentialRequestsShareOneConnection) {
   TestServer server([](int fd, const HttpRequest& request) {
     sendAll(fd, response(200, "OK", "answer for " + request.path()));
@@ -803,8 +855,8 @@ TEST_F(UpstreamClient, SequentialRequestsShareOneConnection) {
 
 TEST_F(UpstreamClient, TwoHundredConcurrentTransfersAllComplete) {
   TestServer server([](int fd, const HttpRequest& request) {
-    sendAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                    chunk("answer for ") + chunk(request.path()) + "0\r\n\r\n");
+    sendAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk("answer for ") +
+                    chunk(request.path()) + "0\r\n\r\n");
     return true;
   });
   Client client(io_, Options{});
@@ -818,7 +870,8 @@ TEST_F(UpstreamClient, TwoHundredConcurrentTransfersAllComplete) {
 
   ASSERT_TRUE(runUntil([&] { return finished == kTransfers; }, 30s)) << finished << " finished";
   for (int i = 0; i < kTransfers; ++i) {
-    EXPECT_EQ(recorders[i].done->error, ErrorKind::kNone) << i << ": " << recorders[i].done->message;
+    EXPECT_EQ(recorders[i].done->error, ErrorKind::kNone)
+        << i << ": " << recorders[i].done->message;
     EXPECT_EQ(recorders[i].body, "answer for /" + std::to_string(i));
   }
 }
@@ -893,10 +946,10 @@ TEST_F(UpstreamClient, SilentSocksProxyIsAConnectTimeout) {
 }
 
 TEST(UpstreamDescribe, EveryKindHasAMessage) {
-  for (ErrorKind kind : {ErrorKind::kNone, ErrorKind::kConnect, ErrorKind::kTls,
-                         ErrorKind::kProxy, ErrorKind::kConnectTimeout,
-                         ErrorKind::kFirstByteTimeout, ErrorKind::kIdleTimeout,
-                         ErrorKind::kTooLarge, ErrorKind::kProtocol, ErrorKind::kOther}) {
+  for (ErrorKind kind :
+       {ErrorKind::kNone, ErrorKind::kConnect, ErrorKind::kTls, ErrorKind::kProxy,
+        ErrorKind::kConnectTimeout, ErrorKind::kFirstByteTimeout, ErrorKind::kIdleTimeout,
+        ErrorKind::kTooLarge, ErrorKind::kProtocol, ErrorKind::kOther}) {
     EXPECT_FALSE(describe(kind).empty());
   }
   EXPECT_EQ(describe(ErrorKind::kFirstByteTimeout),

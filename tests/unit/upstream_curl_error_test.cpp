@@ -1,8 +1,8 @@
 // CURLcode → ErrorKind: what the relay decides (retry, which status, which account state) rests
 // on these, so each family is pinned.
-#include "upstream/curl_error.h"
-
 #include <gtest/gtest.h>
+
+#include "upstream/curl_error.h"
 
 namespace upstream {
 namespace {
