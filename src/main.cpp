@@ -6,18 +6,81 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "accounts/merge.h"
+#include "accounts/metrics.h"
+#include "accounts/persister.h"
+#include "accounts/pool.h"
+#include "accounts/refresher.h"
 #include "config/config.h"
+#include "http/admin.h"
+#include "http/exchange_sink.h"
 #include "http/gateway.h"
 #include "http/guards.h"
 #include "http/server.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "relay/chat_relay.h"
+#include "store/account_store.h"
+#include "tokenizer/tokenizer.h"
+#include "upstream/client.h"
 
 namespace {
+
+upstream::Options upstreamOptions(const config::Config& cfg) {
+  upstream::Options o;
+  o.proxyUrl = cfg.proxyUrl;
+  o.connectTimeout = std::chrono::seconds(cfg.upstreamConnectTimeoutSeconds);
+  o.firstByteTimeout = std::chrono::seconds(cfg.upstreamFirstByteTimeoutSeconds);
+  o.idleTimeout = std::chrono::seconds(cfg.upstreamIdleTimeoutSeconds);
+  return o;
+}
+
+// Everything one worker owns: its backend client, its chat relay, the admin API and the
+// gateway that routes to them.
+class WorkerHandler final : public http::Handler {
+ public:
+  WorkerHandler(boost::asio::io_context& io, const config::Config& cfg,
+                const http::GatewayServices& services, accounts::AccountPool& pool,
+                obs::MetricsShard& shard, std::atomic<int64_t>& activeStreams)
+      : client_(io, upstreamOptions(cfg)),
+        relay_(io, client_, pool,
+               relay::RelayOptions{cfg.qodoApiBase + "/v2/chats/chat", cfg.chineseChatEnabled,
+                                   cfg.reasoningHide},
+               shard, activeStreams),
+        admin_(io, pool),
+        gateway_(services, routes()) {}
+
+  void handle(const std::shared_ptr<http::Exchange>& exchange) override {
+    gateway_.handle(exchange);
+  }
+
+ private:
+  http::GatewayRoutes routes() {
+    http::GatewayRoutes r;
+    r.chat = [this](const std::shared_ptr<http::Exchange>& ex) {
+      relay_.handle(ex->request().body, std::make_shared<http::ExchangeSink>(ex));
+    };
+    r.adminList = [this](const auto& ex) { admin_.list(ex); };
+    r.adminAdd = [this](const auto& ex) { admin_.add(ex); };
+    r.adminDelete = [this](const auto& ex, int64_t id) { admin_.remove(ex, id); };
+    r.adminEnable = [this](const auto& ex, int64_t id) { admin_.enable(ex, id); };
+    return r;
+  }
+
+  upstream::Client client_;
+  relay::ChatRelay relay_;
+  http::AdminApi admin_;
+  http::Gateway gateway_;
+};
 
 std::string readFile(const char* path) {
   std::ifstream in(path);
@@ -81,6 +144,38 @@ int main(int argc, char** argv) {
 
   obs::Metrics metrics(static_cast<size_t>(cfg.workers) + 1);
   describeMetrics(metrics);
+  tokenizer::warmUp();
+
+  // The control thread: token exchanges, persistence, admin additions.
+  boost::asio::io_context control;
+  upstream::Client controlClient(control, upstreamOptions(cfg));
+  std::unique_ptr<store::AccountStore> store;
+  if (auto status = store::AccountStore::open({cfg.dataDir}, &store); !status.ok()) {
+    spdlog::error("{}", status.message());
+    obs::flushLogging();
+    std::cerr << "qodo2api: " << status.message() << "\n";
+    return 1;
+  }
+  accounts::AccountPool pool(
+      {cfg.accountStrategy, std::chrono::seconds(cfg.rateLimitCookieLockDuration)});
+  accounts::Persister persister(control, pool, store.get());
+  pool.setObserver(&persister);
+  if (auto error = accounts::loadAccounts(store.get(), cfg.accounts, pool, accounts::Clock::now());
+      !error.empty()) {
+    spdlog::error("{}", error);
+    obs::flushLogging();
+    std::cerr << "qodo2api: " << error << "\n";
+    return 1;
+  }
+  accounts::TokenRefresher refresher(control, pool, persister,
+                                     accounts::firebaseExchanger(controlClient, cfg.firebaseTokenUrl));
+  pool.setControl(&refresher);
+  accounts::registerMetrics(metrics, pool, refresher);
+  std::thread controlThread([&control] {
+    auto guard = boost::asio::make_work_guard(control);
+    control.run();
+  });
+  refresher.start();
   http::RateLimiter rateLimiter(cfg.requestRateLimit, std::chrono::steady_clock::now());
   http::IpBlockList blockList(cfg.ipBlackList);
   http::ApiKeyAuth apiAuth(cfg.apiSecrets);
@@ -92,8 +187,14 @@ int main(int argc, char** argv) {
   services.blockList = &blockList;
   services.apiAuth = &apiAuth;
   services.modelsCreated = static_cast<long>(std::time(nullptr));
-  services.ready = [] { return false; };
-  services.readyInfo = [] { return std::string(R"("usable_accounts":0)"); };
+  services.ready = [&pool] { return pool.counts(accounts::Clock::now()).usable > 0; };
+  services.readyInfo = [&pool] {
+    const auto c = pool.counts(accounts::Clock::now());
+    return "\"accounts\":{\"usable\":" + std::to_string(c.usable) +
+           ",\"active\":" + std::to_string(c.active) + ",\"cooling\":" +
+           std::to_string(c.cooling) + ",\"exhausted\":" + std::to_string(c.exhausted) +
+           ",\"invalid\":" + std::to_string(c.invalid) + "}";
+  };
 
   http::ServerLimits limits;
   limits.maxBodyBytes = cfg.maxBodyBytes;
@@ -101,8 +202,10 @@ int main(int argc, char** argv) {
   limits.keepAliveTimeout = std::chrono::seconds(cfg.keepAliveTimeoutSeconds);
 
   http::Server server(cfg.port, static_cast<size_t>(cfg.workers), limits, metrics,
-                      [&](size_t, boost::asio::io_context&) -> std::unique_ptr<http::Handler> {
-                        return std::make_unique<http::Gateway>(services, http::GatewayRoutes{});
+                      [&](size_t worker, boost::asio::io_context& io) -> std::unique_ptr<http::Handler> {
+                        return std::make_unique<WorkerHandler>(io, cfg, services, pool,
+                                                               metrics.shard(worker),
+                                                               metrics.activeStreams());
                       });
   try {
     server.start();
@@ -110,6 +213,8 @@ int main(int argc, char** argv) {
     spdlog::error("{}", e.what());
     obs::flushLogging();
     std::cerr << "qodo2api: " << e.what() << "\n";
+    control.stop();
+    controlThread.join();
     return 1;
   }
   spdlog::info("qodo2api {} listening on port {} with {} workers{}", QODO2API_VERSION,
@@ -121,6 +226,15 @@ int main(int argc, char** argv) {
   sigwait(&signals, &sig);
   spdlog::info("signal {}: stopping, in-flight requests have {} s", sig, cfg.shutdownGraceSeconds);
   server.stop(std::chrono::seconds(cfg.shutdownGraceSeconds));
+  // Last writes of the pool's state, on the control thread, then stop it.
+  std::promise<void> flushed;
+  boost::asio::post(control, [&] {
+    if (auto status = persister.flush(); !status.ok()) spdlog::error("{}", status.message());
+    flushed.set_value();
+  });
+  flushed.get_future().wait_for(std::chrono::seconds(10));
+  control.stop();
+  controlThread.join();
   spdlog::info("stopped");
   obs::flushLogging();
   spdlog::shutdown();

@@ -1,19 +1,13 @@
 #include "api/error.h"
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
+#include "api/chat_response.h"
 
 namespace api {
 
 std::string ApiError::json() const {
-  boost::json::object inner;
-  inner["message"] = message;
-  inner["type"] = type;
-  inner["param"] = param ? boost::json::value(*param) : boost::json::value(nullptr);
-  inner["code"] = code ? boost::json::value(*code) : boost::json::value(nullptr);
-  boost::json::object outer;
-  outer["error"] = std::move(inner);
-  return boost::json::serialize(outer);
+  std::string out;
+  appendErrorJson(out, *this);  // repairs invalid UTF-8 from backend text
+  return out;
 }
 
 ApiError badRequest(std::string message, std::optional<std::string> param,

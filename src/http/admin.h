@@ -1,0 +1,34 @@
+// The admin API (SPEC.md §8) over the account pool: list, add (after a real token exchange),
+// delete and re-enable. Answers on the worker that took the request; additions complete on the
+// control thread and are posted back.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "http/exchange.h"
+
+namespace boost::asio {
+class io_context;
+}
+namespace accounts {
+class AccountPool;
+}
+
+namespace http {
+
+class AdminApi {
+ public:
+  AdminApi(boost::asio::io_context& io, accounts::AccountPool& pool) : io_(io), pool_(pool) {}
+
+  void list(const std::shared_ptr<Exchange>& exchange);
+  void add(const std::shared_ptr<Exchange>& exchange);
+  void remove(const std::shared_ptr<Exchange>& exchange, int64_t id);
+  void enable(const std::shared_ptr<Exchange>& exchange, int64_t id);
+
+ private:
+  boost::asio::io_context& io_;
+  accounts::AccountPool& pool_;
+};
+
+}  // namespace http

@@ -1,0 +1,62 @@
+// One chat request end to end (DESIGN.md, "The way of one request"): parse and validate, build the
+// backend body, lease an account, stream the backend's answer through the line splitter, event
+// parser and reasoning splitter into OpenAI chunks, count usage, release the lease with its
+// outcome. Retries on another account only before the first byte reached the client.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+
+#include "relay/chunk_sink.h"
+
+namespace boost::asio {
+class io_context;
+}
+namespace upstream {
+class Client;
+}
+namespace accounts {
+class AccountPool;
+}
+namespace obs {
+class MetricsShard;
+}
+
+namespace relay {
+
+struct RelayOptions {
+  std::string chatUrl;  // {QODO_API_BASE}/v2/chats/chat
+  bool chineseChatEnabled = true;
+  bool reasoningHide = false;
+  // A client with more than this queued and unread pauses the backend transfer.
+  size_t maxPendingBytes = 64 * 1024;
+  size_t maxLineBytes = 1024 * 1024;
+};
+
+// Per worker; every call runs on that worker's io_context thread.
+class ChatRelay {
+ public:
+  ChatRelay(boost::asio::io_context& io, upstream::Client& client, accounts::AccountPool& pool,
+            RelayOptions options, obs::MetricsShard& metrics, std::atomic<int64_t>& activeStreams);
+  ChatRelay(const ChatRelay&) = delete;
+  ChatRelay& operator=(const ChatRelay&) = delete;
+
+  // Answers the POST /v1/chat/completions body through `sink`, now or later.
+  void handle(std::string_view body, std::shared_ptr<ChunkSink> sink);
+
+ private:
+  friend class ChatCall;
+  boost::asio::io_context& io_;
+  upstream::Client& client_;
+  accounts::AccountPool& pool_;
+  RelayOptions options_;
+  obs::MetricsShard& metrics_;
+  std::atomic<int64_t>& activeStreams_;
+  std::mt19937_64 random_;
+};
+
+}  // namespace relay
