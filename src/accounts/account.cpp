@@ -30,7 +30,9 @@ store::StoredAccount toStored(const Account& a) {
   row.lastError = a.lastError;
   row.requests = static_cast<int64_t>(a.requests);
   row.failures = static_cast<int64_t>(a.failures);
-  if (a.lastUsed) row.lastUsed = toUnixSeconds(*a.lastUsed);
+  if (a.lastUsed) {
+    row.lastUsed = toUnixSeconds(*a.lastUsed);
+  }
   row.createdAt = toUnixSeconds(a.createdAt);
   return row;
 }
@@ -54,7 +56,9 @@ Account fromStored(const store::StoredAccount& row) {
   a.lastError = row.lastError;
   a.requests = static_cast<uint64_t>(row.requests);
   a.failures = static_cast<uint64_t>(row.failures);
-  if (row.lastUsed) a.lastUsed = fromUnixSeconds(*row.lastUsed);
+  if (row.lastUsed) {
+    a.lastUsed = fromUnixSeconds(*row.lastUsed);
+  }
   a.createdAt = fromUnixSeconds(row.createdAt);
   return a;
 }

@@ -10,7 +10,7 @@ namespace accounts {
 namespace {
 
 constexpr size_t kMaxErrorLength = 200;
-constexpr size_t kMaxBodyBytes = 64 * 1024;
+constexpr size_t kMaxBodyBytes = size_t{64} * 1024;
 
 std::string formEncode(std::string_view value) {
   boost::urls::encoding_opts options;
@@ -20,20 +20,30 @@ std::string formEncode(std::string_view value) {
 
 std::string stringField(const boost::json::object& object, std::string_view name) {
   const auto* value = object.if_contains(name);
-  if (value == nullptr) return {};
-  if (const auto* s = value->if_string()) return std::string(*s);
+  if (value == nullptr) {
+    return {};
+  }
+  if (const auto* s = value->if_string()) {
+    return std::string(*s);
+  }
   return {};
 }
 
 // Firebase sends "3600" (a string); a number is accepted too.
 std::optional<int64_t> secondsField(const boost::json::object& object, std::string_view name) {
   const auto* value = object.if_contains(name);
-  if (value == nullptr) return std::nullopt;
-  if (const auto* n = value->if_int64()) return *n;
+  if (value == nullptr) {
+    return std::nullopt;
+  }
+  if (const auto* n = value->if_int64()) {
+    return *n;
+  }
   if (const auto* s = value->if_string()) {
     int64_t out = 0;
     auto [end, ec] = std::from_chars(s->data(), s->data() + s->size(), out);
-    if (ec == std::errc() && end == s->data() + s->size()) return out;
+    if (ec == std::errc() && end == s->data() + s->size()) {
+      return out;
+    }
   }
   return std::nullopt;
 }
@@ -49,8 +59,12 @@ std::string errorMessage(const boost::json::value* document, int status) {
       }
     }
   }
-  if (message.empty()) message = "HTTP " + std::to_string(status);
-  if (message.size() > kMaxErrorLength) message.resize(kMaxErrorLength);
+  if (message.empty()) {
+    message = "HTTP " + std::to_string(status);
+  }
+  if (message.size() > kMaxErrorLength) {
+    message.resize(kMaxErrorLength);
+  }
   return message;
 }
 
@@ -107,8 +121,9 @@ Exchanger firebaseExchanger(upstream::Client& client, std::string tokenUrl) {
         upstream::Handlers handlers;
         handlers.onStatus = [status](int s) { *status = s; };
         handlers.onData = [body](std::string_view bytes) {
-          if (body->size() < kMaxBodyBytes)
+          if (body->size() < kMaxBodyBytes) {
             body->append(bytes.substr(0, kMaxBodyBytes - body->size()));
+          }
           return upstream::Flow::kContinue;
         };
         handlers.onDone = [body, status, done = std::move(done)](const upstream::Result& r) {

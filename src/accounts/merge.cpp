@@ -56,8 +56,12 @@ std::string loadAccounts(store::AccountStore* store, std::span<const config::Acc
   std::vector<store::StoredAccount> rows;
   std::vector<std::string> tombstones;
   if (store != nullptr) {
-    if (auto s = store->loadAll(&rows); !s.ok()) return s.message();
-    if (auto s = store->loadTombstones(&tombstones); !s.ok()) return s.message();
+    if (auto s = store->loadAll(&rows); !s.ok()) {
+      return s.message();
+    }
+    if (auto s = store->loadTombstones(&tombstones); !s.ok()) {
+      return s.message();
+    }
   }
   MergePlan plan = planMerge(env, rows, tombstones, now);
   for (size_t position : plan.duplicates) {
@@ -69,20 +73,32 @@ std::string loadAccounts(store::AccountStore* store, std::span<const config::Acc
   }
   if (store != nullptr && !plan.keptChanged.empty()) {
     store::WriteBatch batch;
-    for (size_t index : plan.keptChanged) batch.upserts.push_back(toStored(plan.kept[index]));
-    if (auto s = store->write(batch); !s.ok()) return s.message();
+    for (size_t index : plan.keptChanged) {
+      batch.upserts.push_back(toStored(plan.kept[index]));
+    }
+    if (auto s = store->write(batch); !s.ok()) {
+      return s.message();
+    }
   }
   int64_t nextId = 0;
-  for (const auto& account : plan.kept) nextId = std::max(nextId, account.id);
+  for (const auto& account : plan.kept) {
+    nextId = std::max(nextId, account.id);
+  }
   for (auto& account : plan.added) {
     if (store != nullptr) {
-      if (auto s = store->insert(toStored(account), &account.id); !s.ok()) return s.message();
+      if (auto s = store->insert(toStored(account), &account.id); !s.ok()) {
+        return s.message();
+      }
     } else {
       account.id = ++nextId;
     }
   }
-  for (auto& account : plan.kept) pool.insert(std::move(account));
-  for (auto& account : plan.added) pool.insert(std::move(account));
+  for (auto& account : plan.kept) {
+    pool.insert(std::move(account));
+  }
+  for (auto& account : plan.added) {
+    pool.insert(std::move(account));
+  }
   return {};
 }
 

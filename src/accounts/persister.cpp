@@ -23,7 +23,9 @@ void Persister::accountChanged(int64_t id) {
     post = !scheduled_;
     scheduled_ = true;
   }
-  if (post) schedule();
+  if (post) {
+    schedule();
+  }
 }
 
 void Persister::accountRemoved(int64_t id, const std::string& originalTokenHash) {
@@ -38,16 +40,22 @@ void Persister::accountRemoved(int64_t id, const std::string& originalTokenHash)
     post = !scheduled_;
     scheduled_ = true;
   }
-  if (post) schedule();
+  if (post) {
+    schedule();
+  }
 }
 
 void Persister::schedule() {
   std::weak_ptr<int> alive = alive_;
   boost::asio::post(control_, [this, alive] {
-    if (alive.expired()) return;
+    if (alive.expired()) {
+      return;
+    }
     timer_.expires_after(interval_);
     timer_.async_wait([this, alive](const boost::system::error_code& ec) {
-      if (ec || alive.expired()) return;
+      if (ec || alive.expired()) {
+        return;
+      }
       flush();
     });
   });
@@ -55,7 +63,9 @@ void Persister::schedule() {
 
 store::Status Persister::insertNow(const Account& account, int64_t* id) {
   if (store_ == nullptr) {
-    for (int64_t existing : pool_.ids()) nextMemoryId_ = std::max(nextMemoryId_, existing);
+    for (int64_t existing : pool_.ids()) {
+      nextMemoryId_ = std::max(nextMemoryId_, existing);
+    }
     *id = ++nextMemoryId_;
     return {};
   }
@@ -71,10 +81,14 @@ store::Status Persister::flush() {
     removals.swap(removals_);
     scheduled_ = false;
   }
-  if (store_ == nullptr || (dirty.empty() && removals.empty())) return {};
+  if (store_ == nullptr || (dirty.empty() && removals.empty())) {
+    return {};
+  }
   store::WriteBatch batch;
   for (int64_t id : dirty) {
-    if (auto row = pool_.snapshot(id)) batch.upserts.push_back(std::move(*row));
+    if (auto row = pool_.snapshot(id)) {
+      batch.upserts.push_back(std::move(*row));
+    }
   }
   batch.removals = removals;
   store::Status status = store_->write(batch);
@@ -91,7 +105,9 @@ store::Status Persister::flush() {
     post = !scheduled_;
     scheduled_ = true;
   }
-  if (post) schedule();
+  if (post) {
+    schedule();
+  }
   return status;
 }
 

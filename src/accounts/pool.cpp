@@ -20,7 +20,9 @@ const Account* AccountPool::findLocked(int64_t id) const {
 }
 
 void AccountPool::changed(int64_t id) {
-  if (observer_ != nullptr) observer_->accountChanged(id);
+  if (observer_ != nullptr) {
+    observer_->accountChanged(id);
+  }
 }
 
 std::optional<Lease> AccountPool::acquire(std::span<const int64_t> tried, TimePoint now) {
@@ -28,12 +30,18 @@ std::optional<Lease> AccountPool::acquire(std::span<const int64_t> tried, TimePo
   std::vector<Candidate> candidates;
   candidates.reserve(accounts_.size());
   for (const auto& a : accounts_) {
-    if (!isUsable(a, now)) continue;
-    if (std::find(tried.begin(), tried.end(), a.id) != tried.end()) continue;
+    if (!isUsable(a, now)) {
+      continue;
+    }
+    if (std::find(tried.begin(), tried.end(), a.id) != tried.end()) {
+      continue;
+    }
     candidates.push_back({a.id, a.inFlight, a.lastUsed});
   }
   auto chosen = choose(candidates, options_.strategy, random_(), lastChosenId_);
-  if (!chosen) return std::nullopt;
+  if (!chosen) {
+    return std::nullopt;
+  }
   Account* account = findLocked(candidates[*chosen].id);
   lastChosenId_ = account->id;
   ++account->inFlight;
@@ -45,7 +53,9 @@ void AccountPool::release(const Lease& lease, Outcome outcome, std::string_view 
   {
     std::lock_guard lock(mutex_);
     Account* account = findLocked(lease.accountId);
-    if (account == nullptr) return;
+    if (account == nullptr) {
+      return;
+    }
     account->inFlight = std::max(0, account->inFlight - 1);
     account->status = transition(account->status, outcome, now, options_.lockDuration);
     ++account->requests;
@@ -76,11 +86,15 @@ std::vector<AccountView> AccountPool::list(TimePoint now) const {
     v.id = a.id;
     v.key = obs::maskSecret(a.refreshToken);
     v.state = std::string(stateName(status.state));
-    if (status.cooldownUntil) v.cooldownUntil = toStored(a).cooldownUntil;
+    if (status.cooldownUntil) {
+      v.cooldownUntil = toStored(a).cooldownUntil;
+    }
     v.lastError = a.lastError;
     v.requests = a.requests;
     v.failures = a.failures;
-    if (a.lastUsed) v.lastUsed = toUnixSeconds(*a.lastUsed);
+    if (a.lastUsed) {
+      v.lastUsed = toUnixSeconds(*a.lastUsed);
+    }
     views.push_back(std::move(v));
   }
   return views;
@@ -100,11 +114,15 @@ bool AccountPool::remove(int64_t id) {
     std::lock_guard lock(mutex_);
     auto it = std::find_if(accounts_.begin(), accounts_.end(),
                            [&](const Account& a) { return a.id == id; });
-    if (it == accounts_.end()) return false;
+    if (it == accounts_.end()) {
+      return false;
+    }
     hash = it->originalTokenHash;
     accounts_.erase(it);
   }
-  if (observer_ != nullptr) observer_->accountRemoved(id, hash);
+  if (observer_ != nullptr) {
+    observer_->accountRemoved(id, hash);
+  }
   return true;
 }
 
@@ -113,13 +131,17 @@ bool AccountPool::enable(int64_t id, TimePoint now) {
   {
     std::lock_guard lock(mutex_);
     Account* account = findLocked(id);
-    if (account == nullptr) return false;
+    if (account == nullptr) {
+      return false;
+    }
     exchange = account->status.state == State::kInvalid || !hasValidToken(*account, now);
     account->status = {State::kActive, std::nullopt};
     account->lastError.clear();
   }
   changed(id);
-  if (exchange && control_ != nullptr) control_->exchangeSoon(id);
+  if (exchange && control_ != nullptr) {
+    control_->exchangeSoon(id);
+  }
   return true;
 }
 
@@ -141,7 +163,9 @@ StateCounts AccountPool::counts(TimePoint now) const {
         ++c.invalid;
         break;
     }
-    if (isUsable(a, now)) ++c.usable;
+    if (isUsable(a, now)) {
+      ++c.usable;
+    }
   }
   return c;
 }
@@ -161,21 +185,27 @@ std::vector<int64_t> AccountPool::ids() const {
   std::lock_guard lock(mutex_);
   std::vector<int64_t> out;
   out.reserve(accounts_.size());
-  for (const auto& a : accounts_) out.push_back(a.id);
+  for (const auto& a : accounts_) {
+    out.push_back(a.id);
+  }
   return out;
 }
 
 std::optional<Account> AccountPool::find(int64_t id) const {
   std::lock_guard lock(mutex_);
   const Account* account = findLocked(id);
-  if (account == nullptr) return std::nullopt;
+  if (account == nullptr) {
+    return std::nullopt;
+  }
   return *account;
 }
 
 std::optional<int64_t> AccountPool::findByHash(std::string_view originalTokenHash) const {
   std::lock_guard lock(mutex_);
   for (const auto& a : accounts_) {
-    if (a.originalTokenHash == originalTokenHash) return a.id;
+    if (a.originalTokenHash == originalTokenHash) {
+      return a.id;
+    }
   }
   return std::nullopt;
 }
@@ -186,7 +216,9 @@ bool AccountPool::applyToken(int64_t id, std::string accessToken, TimePoint expi
   {
     std::lock_guard lock(mutex_);
     Account* account = findLocked(id);
-    if (account == nullptr) return false;
+    if (account == nullptr) {
+      return false;
+    }
     account->accessToken = std::move(accessToken);
     account->accessExpiry = expiry;
     if (!refreshToken.empty() && refreshToken != account->refreshToken) {
@@ -194,7 +226,9 @@ bool AccountPool::applyToken(int64_t id, std::string accessToken, TimePoint expi
       rotated = true;
     }
   }
-  if (rotated) changed(id);
+  if (rotated) {
+    changed(id);
+  }
   return true;
 }
 
@@ -202,7 +236,9 @@ bool AccountPool::markInvalid(int64_t id, std::string_view error) {
   {
     std::lock_guard lock(mutex_);
     Account* account = findLocked(id);
-    if (account == nullptr) return false;
+    if (account == nullptr) {
+      return false;
+    }
     account->status = {State::kInvalid, std::nullopt};
     account->lastError = std::string(error);
     account->accessToken.clear();
@@ -216,8 +252,12 @@ bool AccountPool::noteError(int64_t id, std::string_view error) {
   {
     std::lock_guard lock(mutex_);
     Account* account = findLocked(id);
-    if (account == nullptr) return false;
-    if (account->lastError == error) return true;
+    if (account == nullptr) {
+      return false;
+    }
+    if (account->lastError == error) {
+      return true;
+    }
     account->lastError = std::string(error);
   }
   changed(id);
@@ -227,7 +267,9 @@ bool AccountPool::noteError(int64_t id, std::string_view error) {
 std::optional<store::StoredAccount> AccountPool::snapshot(int64_t id) const {
   std::lock_guard lock(mutex_);
   const Account* account = findLocked(id);
-  if (account == nullptr) return std::nullopt;
+  if (account == nullptr) {
+    return std::nullopt;
+  }
   return toStored(*account);
 }
 

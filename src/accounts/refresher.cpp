@@ -44,13 +44,17 @@ template <class F>
 void TokenRefresher::onControl(F&& f) {
   std::weak_ptr<int> alive = alive_;
   boost::asio::post(control_, [alive, f = std::forward<F>(f)]() mutable {
-    if (!alive.expired()) f();
+    if (!alive.expired()) {
+      f();
+    }
   });
 }
 
 TokenRefresher::Entry& TokenRefresher::entry(int64_t id) {
   auto& e = entries_[id];
-  if (!e.timer) e.timer = std::make_unique<boost::asio::steady_timer>(control_);
+  if (!e.timer) {
+    e.timer = std::make_unique<boost::asio::steady_timer>(control_);
+  }
   return e;
 }
 
@@ -59,7 +63,9 @@ void TokenRefresher::start() {
     std::vector<int64_t> ids;
     for (int64_t id : pool_.ids()) {
       auto account = pool_.find(id);
-      if (!account || account->status.state == State::kInvalid) continue;
+      if (!account || account->status.state == State::kInvalid) {
+        continue;
+      }
       Entry& e = entry(id);
       if (!e.initial) {
         e.initial = true;
@@ -72,7 +78,9 @@ void TokenRefresher::start() {
       initialFinished_ = true;
       initialDone_.notify_all();
     }
-    for (int64_t id : ids) exchange(id);
+    for (int64_t id : ids) {
+      exchange(id);
+    }
   });
 }
 
@@ -82,7 +90,9 @@ bool TokenRefresher::waitForInitial(std::chrono::steady_clock::time_point deadli
 }
 
 void TokenRefresher::finishInitial(bool wasInitial) {
-  if (!wasInitial) return;
+  if (!wasInitial) {
+    return;
+  }
   if (initialPending_ > 0 && --initialPending_ == 0) {
     std::lock_guard lock(initialMutex_);
     initialFinished_ = true;
@@ -120,25 +130,33 @@ void TokenRefresher::exchange(int64_t id) {
       auto waiters = std::move(it->second.waiters);
       finishInitial(std::exchange(it->second.initial, false));
       entries_.erase(it);
-      for (auto& w : waiters) w(std::nullopt);
+      for (auto& w : waiters) {
+        w(std::nullopt);
+      }
     }
     return;
   }
   Entry& e = entry(id);
   // Joins the exchange already under way: its answer goes to every waiter.
-  if (e.exchanging) return;
+  if (e.exchanging) {
+    return;
+  }
   e.exchanging = true;
   e.timer->cancel();
   std::weak_ptr<int> alive = alive_;
   exchanger_({account->apiKey, account->refreshToken}, [this, alive, id](ExchangeResult result) {
-    if (alive.expired()) return;
-    onExchanged(id, std::move(result));
+    if (alive.expired()) {
+      return;
+    }
+    onExchanged(id, result);
   });
 }
 
-void TokenRefresher::onExchanged(int64_t id, ExchangeResult result) {
+void TokenRefresher::onExchanged(int64_t id, const ExchangeResult& result) {
   auto it = entries_.find(id);
-  if (it == entries_.end()) return;
+  if (it == entries_.end()) {
+    return;
+  }
   Entry& e = it->second;
   e.exchanging = false;
   auto waiters = std::move(e.waiters);
@@ -154,12 +172,12 @@ void TokenRefresher::onExchanged(int64_t id, ExchangeResult result) {
     case ExchangeStatus::kOk: {
       ++ok_;
       const TimePoint expiry = options_.clock() + result.expiresIn;
-      if (!pool_.applyToken(id, result.accessToken, expiry, std::move(result.refreshToken))) {
+      if (!pool_.applyToken(id, result.accessToken, expiry, result.refreshToken)) {
         entries_.erase(it);
         break;
       }
       e.failures = 0;
-      token = std::move(result.accessToken);
+      token = result.accessToken;
       std::uniform_real_distribution<double> unit(-1.0, 1.0);
       schedule(id, refreshDelay(result.expiresIn, options_, unit(random_)));
       break;
@@ -182,7 +200,9 @@ void TokenRefresher::onExchanged(int64_t id, ExchangeResult result) {
     }
   }
   finishInitial(wasInitial);
-  for (auto& w : waiters) w(token);
+  for (auto& w : waiters) {
+    w(token);
+  }
 }
 
 void TokenRefresher::schedule(int64_t id, milliseconds delay) {
@@ -190,14 +210,18 @@ void TokenRefresher::schedule(int64_t id, milliseconds delay) {
   e.timer->expires_after(delay);
   std::weak_ptr<int> alive = alive_;
   e.timer->async_wait([this, alive, id](const boost::system::error_code& ec) {
-    if (ec || alive.expired()) return;
+    if (ec || alive.expired()) {
+      return;
+    }
     auto account = pool_.find(id);
     if (!account) {
       entries_.erase(id);
       return;
     }
     // An invalid account rests until an admin enables it (exchangeSoon).
-    if (account->status.state == State::kInvalid) return;
+    if (account->status.state == State::kInvalid) {
+      return;
+    }
     exchange(id);
   });
 }
@@ -214,14 +238,16 @@ void TokenRefresher::add(config::AccountSpec spec, AddCallback done) {
     ExchangeRequest request{spec.apiKey, spec.refreshToken};
     exchanger_(request, [this, alive, spec = std::move(spec), hash = std::move(hash),
                          done = std::move(done)](ExchangeResult result) mutable {
-      if (alive.expired()) return;
-      completeAdd(std::move(spec), std::move(hash), std::move(result), std::move(done));
+      if (alive.expired()) {
+        return;
+      }
+      completeAdd(std::move(spec), std::move(hash), result, std::move(done));
     });
   });
 }
 
-void TokenRefresher::completeAdd(config::AccountSpec spec, std::string hash, ExchangeResult result,
-                                 AddCallback done) {
+void TokenRefresher::completeAdd(config::AccountSpec spec, std::string hash,
+                                 const ExchangeResult& result, AddCallback done) {
   if (result.status == ExchangeStatus::kRejected) {
     ++rejected_;
     done(
@@ -244,9 +270,9 @@ void TokenRefresher::completeAdd(config::AccountSpec spec, std::string hash, Exc
   Account account;
   account.apiKey = std::move(spec.apiKey);
   account.refreshToken =
-      result.refreshToken.empty() ? std::move(spec.refreshToken) : std::move(result.refreshToken);
+      result.refreshToken.empty() ? std::move(spec.refreshToken) : result.refreshToken;
   account.originalTokenHash = std::move(hash);
-  account.accessToken = std::move(result.accessToken);
+  account.accessToken = result.accessToken;
   account.accessExpiry = now + result.expiresIn;
   account.createdAt = now;
   int64_t id = 0;

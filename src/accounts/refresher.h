@@ -82,10 +82,10 @@ class TokenRefresher : public AccountControl {
 
   Entry& entry(int64_t id);
   void exchange(int64_t id);
-  void onExchanged(int64_t id, ExchangeResult result);
+  void onExchanged(int64_t id, const ExchangeResult& result);
   void schedule(int64_t id, std::chrono::milliseconds delay);
   void finishInitial(bool wasInitial);
-  void completeAdd(config::AccountSpec spec, std::string hash, ExchangeResult result,
+  void completeAdd(config::AccountSpec spec, std::string hash, const ExchangeResult& result,
                    AddCallback done);
   template <class F>
   void onControl(F&& f);

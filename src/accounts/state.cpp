@@ -19,10 +19,14 @@ Status transition(const Status& status, Outcome outcome, TimePoint now,
     case Outcome::kNeutral:
       return current;
     case Outcome::kRateLimited:
-      if (sticky) return current;
+      if (sticky) {
+        return current;
+      }
       return {State::kCooling, now + lockDuration};
     case Outcome::kUsageExhausted:
-      if (current.state == State::kInvalid) return current;
+      if (current.state == State::kInvalid) {
+        return current;
+      }
       return {State::kExhausted, std::nullopt};
     case Outcome::kInvalidToken:
       return {State::kInvalid, std::nullopt};
@@ -50,7 +54,9 @@ std::string_view stateName(State state) {
 
 std::optional<State> parseState(std::string_view name) {
   for (State s : {State::kActive, State::kCooling, State::kExhausted, State::kInvalid}) {
-    if (stateName(s) == name) return s;
+    if (stateName(s) == name) {
+      return s;
+    }
   }
   return std::nullopt;
 }

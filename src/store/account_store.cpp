@@ -42,10 +42,14 @@ std::string errnoText() { return std::strerror(errno); }
 
 // mkdir -p with 0700 for every directory created here; existing ones keep their mode.
 bool makeDirectories(const std::string& dir, std::string* error) {
-  if (dir.empty()) return true;
+  if (dir.empty()) {
+    return true;
+  }
   struct stat st {};
   if (::stat(dir.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) return true;
+    if (S_ISDIR(st.st_mode)) {
+      return true;
+    }
     *error = "exists and is not a directory";
     return false;
   }
@@ -78,7 +82,9 @@ class Transaction {
  public:
   explicit Transaction(sqlite3* db) : db_(db) { code_ = execute(db_, "BEGIN IMMEDIATE"); }
   ~Transaction() {
-    if (code_ == SQLITE_OK && !committed_) execute(db_, "ROLLBACK");
+    if (code_ == SQLITE_OK && !committed_) {
+      execute(db_, "ROLLBACK");
+    }
   }
   int begun() const { return code_; }
   int commit() {
@@ -96,7 +102,9 @@ class Transaction {
 }  // namespace
 
 std::string AccountStore::databasePath(const std::string& dataDir) {
-  if (dataDir.empty()) return kFileName;
+  if (dataDir.empty()) {
+    return kFileName;
+  }
   return dataDir.back() == '/' ? dataDir + kFileName : dataDir + "/" + kFileName;
 }
 
@@ -120,7 +128,9 @@ Status AccountStore::open(const Options& options, std::unique_ptr<AccountStore>*
   if (::stat(path.c_str(), &st) != 0) {
     // Created here, exclusively, so the mode is 0600 from the first byte on.
     int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0) return {ErrorKind::kUnwritableDir, path + " cannot be created: " + errnoText()};
+    if (fd < 0) {
+      return {ErrorKind::kUnwritableDir, path + " cannot be created: " + errnoText()};
+    }
     ::close(fd);
   } else if (!S_ISREG(st.st_mode)) {
     return {ErrorKind::kIo, path + " is not a regular file"};
@@ -138,7 +148,9 @@ Status AccountStore::open(const Options& options, std::unique_ptr<AccountStore>*
       sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
   DbHandle db(raw);
   std::unique_ptr<AccountStore> self(new AccountStore(std::move(db), path));
-  if (code != SQLITE_OK) return self->fail(code, "cannot open");
+  if (code != SQLITE_OK) {
+    return self->fail(code, "cannot open");
+  }
   sqlite3* handle = self->db_.get();
   sqlite3_extended_result_codes(handle, 1);
   sqlite3_busy_timeout(handle, static_cast<int>(options.busyTimeout.count()));
@@ -146,9 +158,13 @@ Status AccountStore::open(const Options& options, std::unique_ptr<AccountStore>*
   // Checked before anything writes, so a damaged or foreign file is reported and left as it is.
   {
     Statement check(handle, "PRAGMA quick_check");
-    if (!check.prepared()) return self->fail(check.prepareCode(), "integrity check failed");
+    if (!check.prepared()) {
+      return self->fail(check.prepareCode(), "integrity check failed");
+    }
     code = check.step();
-    if (code != SQLITE_ROW) return self->fail(code, "integrity check failed");
+    if (code != SQLITE_ROW) {
+      return self->fail(code, "integrity check failed");
+    }
     std::string verdict = check.columnText(0);
     if (verdict != "ok") {
       return {ErrorKind::kCorrupt, path + ": integrity check failed: " + verdict};
@@ -158,7 +174,9 @@ Status AccountStore::open(const Options& options, std::unique_ptr<AccountStore>*
   {
     Statement wal(handle, "PRAGMA journal_mode=WAL");
     code = wal.prepared() ? wal.step() : wal.prepareCode();
-    if (code != SQLITE_ROW) return self->fail(code, "cannot enable WAL");
+    if (code != SQLITE_ROW) {
+      return self->fail(code, "cannot enable WAL");
+    }
   }
   execute(handle, "PRAGMA synchronous=NORMAL");
 
@@ -166,7 +184,9 @@ Status AccountStore::open(const Options& options, std::unique_ptr<AccountStore>*
   {
     Statement read(handle, "PRAGMA user_version");
     code = read.prepared() ? read.step() : read.prepareCode();
-    if (code != SQLITE_ROW) return self->fail(code, "cannot read the schema version");
+    if (code != SQLITE_ROW) {
+      return self->fail(code, "cannot read the schema version");
+    }
     version = read.columnInt(0);
   }
   if (version > static_cast<int64_t>(kMigrations.size())) {
@@ -175,13 +195,21 @@ Status AccountStore::open(const Options& options, std::unique_ptr<AccountStore>*
   }
   for (auto v = static_cast<size_t>(version); v < kMigrations.size(); ++v) {
     Transaction tx(handle);
-    if (tx.begun() != SQLITE_OK) return self->fail(tx.begun(), "cannot migrate");
+    if (tx.begun() != SQLITE_OK) {
+      return self->fail(tx.begun(), "cannot migrate");
+    }
     code = execute(handle, kMigrations[v]);
-    if (code != SQLITE_OK) return self->fail(code, "cannot migrate");
+    if (code != SQLITE_OK) {
+      return self->fail(code, "cannot migrate");
+    }
     std::string bump = "PRAGMA user_version = " + std::to_string(v + 1);
     code = execute(handle, bump.c_str());
-    if (code == SQLITE_OK) code = tx.commit();
-    if (code != SQLITE_OK) return self->fail(code, "cannot migrate");
+    if (code == SQLITE_OK) {
+      code = tx.commit();
+    }
+    if (code != SQLITE_OK) {
+      return self->fail(code, "cannot migrate");
+    }
   }
 
   *out = std::move(self);
@@ -194,7 +222,9 @@ Status AccountStore::loadAll(std::vector<StoredAccount>* out) {
                    "SELECT id, api_key, refresh_token, original_token_hash, state, cooldown_until,"
                    " last_error, requests, failures, last_used, created_at"
                    " FROM accounts ORDER BY id");
-  if (!select.prepared()) return fail(select.prepareCode(), "cannot load accounts");
+  if (!select.prepared()) {
+    return fail(select.prepareCode(), "cannot load accounts");
+  }
   int code;
   while ((code = select.step()) == SQLITE_ROW) {
     StoredAccount a;
@@ -211,32 +241,46 @@ Status AccountStore::loadAll(std::vector<StoredAccount>* out) {
     a.createdAt = select.columnInt(10);
     out->push_back(std::move(a));
   }
-  if (code != SQLITE_DONE) return fail(code, "cannot load accounts");
+  if (code != SQLITE_DONE) {
+    return fail(code, "cannot load accounts");
+  }
   return {};
 }
 
 Status AccountStore::loadTombstones(std::vector<std::string>* originalTokenHashes) {
   originalTokenHashes->clear();
   Statement select(db_.get(), "SELECT original_token_hash FROM removed_accounts");
-  if (!select.prepared()) return fail(select.prepareCode(), "cannot load removed accounts");
+  if (!select.prepared()) {
+    return fail(select.prepareCode(), "cannot load removed accounts");
+  }
   int code;
-  while ((code = select.step()) == SQLITE_ROW) originalTokenHashes->push_back(select.columnText(0));
-  if (code != SQLITE_DONE) return fail(code, "cannot load removed accounts");
+  while ((code = select.step()) == SQLITE_ROW) {
+    originalTokenHashes->push_back(select.columnText(0));
+  }
+  if (code != SQLITE_DONE) {
+    return fail(code, "cannot load removed accounts");
+  }
   return {};
 }
 
 Status AccountStore::insert(const StoredAccount& a, int64_t* id) {
   Transaction tx(db_.get());
-  if (tx.begun() != SQLITE_OK) return fail(tx.begun(), "cannot add account");
+  if (tx.begun() != SQLITE_OK) {
+    return fail(tx.begun(), "cannot add account");
+  }
   Statement lift(db_.get(), "DELETE FROM removed_accounts WHERE original_token_hash = ?");
   lift.bind(1, a.originalTokenHash);
   int code = lift.step();
-  if (code != SQLITE_DONE) return fail(code, "cannot add account");
+  if (code != SQLITE_DONE) {
+    return fail(code, "cannot add account");
+  }
   Statement add(db_.get(),
                 "INSERT INTO accounts (api_key, refresh_token, original_token_hash, state,"
                 " cooldown_until, last_error, requests, failures, last_used, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  if (!add.prepared()) return fail(add.prepareCode(), "cannot add account");
+  if (!add.prepared()) {
+    return fail(add.prepareCode(), "cannot add account");
+  }
   add.bind(1, a.apiKey);
   add.bind(2, a.refreshToken);
   add.bind(3, a.originalTokenHash);
@@ -248,18 +292,26 @@ Status AccountStore::insert(const StoredAccount& a, int64_t* id) {
   add.bind(9, a.lastUsed);
   add.bind(10, a.createdAt);
   code = add.step();
-  if (code != SQLITE_DONE) return fail(code, "cannot add account");
+  if (code != SQLITE_DONE) {
+    return fail(code, "cannot add account");
+  }
   int64_t newId = sqlite3_last_insert_rowid(db_.get());
   code = tx.commit();
-  if (code != SQLITE_OK) return fail(code, "cannot add account");
+  if (code != SQLITE_OK) {
+    return fail(code, "cannot add account");
+  }
   *id = newId;
   return {};
 }
 
 Status AccountStore::write(const WriteBatch& batch) {
-  if (batch.empty()) return {};
+  if (batch.empty()) {
+    return {};
+  }
   Transaction tx(db_.get());
-  if (tx.begun() != SQLITE_OK) return fail(tx.begun(), "cannot save accounts");
+  if (tx.begun() != SQLITE_OK) {
+    return fail(tx.begun(), "cannot save accounts");
+  }
   Statement upsert(db_.get(),
                    "INSERT INTO accounts (id, api_key, refresh_token, original_token_hash, state,"
                    " cooldown_until, last_error, requests, failures, last_used, created_at)"
@@ -269,9 +321,13 @@ Status AccountStore::write(const WriteBatch& batch) {
                    " cooldown_until = excluded.cooldown_until, last_error = excluded.last_error,"
                    " requests = excluded.requests, failures = excluded.failures,"
                    " last_used = excluded.last_used");
-  if (!upsert.prepared()) return fail(upsert.prepareCode(), "cannot save accounts");
+  if (!upsert.prepared()) {
+    return fail(upsert.prepareCode(), "cannot save accounts");
+  }
   for (const auto& a : batch.upserts) {
-    if (a.id == 0) continue;
+    if (a.id == 0) {
+      continue;
+    }
     upsert.reset();
     upsert.bind(1, a.id);
     upsert.bind(2, a.apiKey);
@@ -285,29 +341,43 @@ Status AccountStore::write(const WriteBatch& batch) {
     upsert.bind(10, a.lastUsed);
     upsert.bind(11, a.createdAt);
     int code = upsert.step();
-    if (code != SQLITE_DONE) return fail(code, "cannot save accounts");
+    if (code != SQLITE_DONE) {
+      return fail(code, "cannot save accounts");
+    }
   }
   Statement remove(db_.get(), "DELETE FROM accounts WHERE id = ?");
   Statement tombstone(db_.get(),
                       "INSERT INTO removed_accounts (original_token_hash, removed_at)"
                       " VALUES (?, ?) ON CONFLICT(original_token_hash)"
                       " DO UPDATE SET removed_at = excluded.removed_at");
-  if (!remove.prepared()) return fail(remove.prepareCode(), "cannot remove account");
-  if (!tombstone.prepared()) return fail(tombstone.prepareCode(), "cannot remove account");
+  if (!remove.prepared()) {
+    return fail(remove.prepareCode(), "cannot remove account");
+  }
+  if (!tombstone.prepared()) {
+    return fail(tombstone.prepareCode(), "cannot remove account");
+  }
   for (const auto& r : batch.removals) {
     remove.reset();
     remove.bind(1, r.id);
     int code = remove.step();
-    if (code != SQLITE_DONE) return fail(code, "cannot remove account");
-    if (r.originalTokenHash.empty()) continue;
+    if (code != SQLITE_DONE) {
+      return fail(code, "cannot remove account");
+    }
+    if (r.originalTokenHash.empty()) {
+      continue;
+    }
     tombstone.reset();
     tombstone.bind(1, r.originalTokenHash);
     tombstone.bind(2, r.removedAt);
     code = tombstone.step();
-    if (code != SQLITE_DONE) return fail(code, "cannot remove account");
+    if (code != SQLITE_DONE) {
+      return fail(code, "cannot remove account");
+    }
   }
   int code = tx.commit();
-  if (code != SQLITE_OK) return fail(code, "cannot save accounts");
+  if (code != SQLITE_OK) {
+    return fail(code, "cannot save accounts");
+  }
   return {};
 }
 

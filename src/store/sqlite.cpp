@@ -33,13 +33,17 @@ void Statement::reset() {
 int64_t Statement::columnInt(int index) const { return sqlite3_column_int64(stmt_.get(), index); }
 
 std::optional<int64_t> Statement::columnOptionalInt(int index) const {
-  if (sqlite3_column_type(stmt_.get(), index) == SQLITE_NULL) return std::nullopt;
+  if (sqlite3_column_type(stmt_.get(), index) == SQLITE_NULL) {
+    return std::nullopt;
+  }
   return sqlite3_column_int64(stmt_.get(), index);
 }
 
 std::string Statement::columnText(int index) const {
   const auto* text = sqlite3_column_text(stmt_.get(), index);
-  if (text == nullptr) return {};
+  if (text == nullptr) {
+    return {};
+  }
   return std::string(reinterpret_cast<const char*>(text),
                      static_cast<size_t>(sqlite3_column_bytes(stmt_.get(), index)));
 }
