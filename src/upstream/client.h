@@ -55,6 +55,9 @@ struct Result {
 
 enum class Flow { kContinue, kPause };
 
+// Handlers may call start(), cancel() and resume() on this Client, and may destroy the Client;
+// the Client defers whatever curl forbids inside its callbacks. resume() acts from the loop, so
+// onData never runs inside a resume() call.
 struct Handlers {
   std::function<void(int status)> onStatus;                // once, when headers are complete
   std::function<Flow(std::string_view bytes)> onData;      // decoded body bytes, in order
