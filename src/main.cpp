@@ -158,8 +158,8 @@ int main(int argc, char** argv) {
   }
   accounts::AccountPool pool(
       {cfg.accountStrategy, std::chrono::seconds(cfg.rateLimitCookieLockDuration)});
+  // The persister and the refresher attach themselves to the pool as its observer and control.
   accounts::Persister persister(control, pool, store.get());
-  pool.setObserver(&persister);
   if (auto error = accounts::loadAccounts(store.get(), cfg.accounts, pool, accounts::Clock::now());
       !error.empty()) {
     spdlog::error("{}", error);
@@ -169,7 +169,6 @@ int main(int argc, char** argv) {
   }
   accounts::TokenRefresher refresher(control, pool, persister,
                                      accounts::firebaseExchanger(controlClient, cfg.firebaseTokenUrl));
-  pool.setControl(&refresher);
   accounts::registerMetrics(metrics, pool, refresher);
   std::thread controlThread([&control] {
     auto guard = boost::asio::make_work_guard(control);
