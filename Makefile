@@ -2,7 +2,7 @@
 PRESET ?= release
 BUILD_DIR := $(if $(filter release,$(PRESET)),build,build-$(PRESET))
 
-.PHONY: all deps configure build run test check demo bench clean
+.PHONY: all deps configure build run test check demo clean
 
 all: build
 
@@ -27,9 +27,6 @@ check: configure
 
 demo: build
 	@scripts/demo
-
-bench: build
-	@scripts/bench
 
 clean:
 	rm -rf build build-dev build-asan

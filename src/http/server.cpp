@@ -24,6 +24,7 @@
 
 #include "api/error.h"
 #include "obs/metrics.h"
+#include "obs/secrets.h"
 
 namespace http {
 
@@ -357,6 +358,9 @@ void ExchangeImpl::respond(int status, std::string_view contentType, std::string
   commonHeaders(out, info_.requestId, keepAlive_);
   for (const auto& [name, value] : extra) out += name + ": " + value + "\r\n";
   out += "\r\n";
+  if (spdlog::should_log(spdlog::level::debug))
+    spdlog::debug("response id={} status={} body={}", info_.requestId, status,
+                  obs::redactSecrets(std::string_view(body).substr(0, 64 * 1024)));
   if (info_.method != "HEAD") out += body;
   session_->queue(std::move(out), true);
 }
