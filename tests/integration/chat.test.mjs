@@ -2,33 +2,12 @@
 // chat completions end to end). Every test starts its own emulator and gateway.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, startEmulator, sleep } from '../lib/harness.mjs';
+import { sleep } from '../lib/harness.mjs';
+import { startStack, emulatorStats as stats } from '../lib/stack.mjs';
 
 const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-// Emulator (with `scenario` posted before the gateway starts) and a gateway whose pool holds
-// `accounts` (refresh tokens), ready to serve.
-async function setup(t, { emulatorArgs = [], scenario, accounts = ['rt-a'], env = {} } = {}) {
-  const emu = await startEmulator(emulatorArgs);
-  t.after(() => emu.proc.stop());
-  if (scenario) {
-    const r = await fetch(`${emu.url}/_emulator/scenario`, { method: 'POST', body: JSON.stringify(scenario) });
-    assert.equal(r.status, 200, await r.text());
-  }
-  const gw = await startGateway({
-    QD_COOKIE: accounts.map((a) => `AIzaTestKey=${a}`).join(','),
-    QODO_API_BASE: emu.url,
-    FIREBASE_TOKEN_URL: `${emu.url}/v1/token`,
-    ...env,
-  });
-  t.after(() => gw.proc.stop());
-  for (let i = 0; ; i++) {
-    if ((await fetch(`${gw.url}/readyz`)).status === 200) break;
-    if (i > 100) throw new Error(`gateway never became ready:\n${gw.proc.output}`);
-    await sleep(50);
-  }
-  return { emu, gw };
-}
+const setup = startStack;
 
 function chat(gw, body, headers = {}) {
   return fetch(`${gw.url}/v1/chat/completions`, {
@@ -36,10 +15,6 @@ function chat(gw, body, headers = {}) {
     headers: { 'Content-Type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-}
-
-async function stats(emu) {
-  return (await fetch(`${emu.url}/_emulator/stats`)).json();
 }
 
 async function chatRequests(emu) {
