@@ -84,7 +84,7 @@ RateLimiter::Decision RateLimiter::check(std::string_view ip, SteadyTime now) {
     const double t = e.current > 0 ? 1.0 - (limit_ - 1) / static_cast<double>(e.current) : 0.0;
     wait = (1.0 - elapsed) + std::max(0.0, t);
   }
-  const int seconds = static_cast<int>(std::ceil(std::max(wait, 0.0) * kWindow.count()));
+  const int seconds = static_cast<int>(std::ceil(std::max(wait, 0.0) * kWindow.count() - 1e-6));
   return {false, std::clamp(seconds, 1, static_cast<int>(2 * kWindow.count()))};
 }
 

@@ -71,9 +71,12 @@ test('models list, health and readiness, request ids, CORS and error shapes', as
   assert.equal(wrongMethod.headers.get('allow'), 'POST');
   assertErrorShape(await wrongMethod.json(), 'method_not_allowed');
 
-  const chat = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', body: '{}' });
-  assert.equal(chat.status, 503);
-  assertErrorShape(await chat.json());
+  const chat = await fetch(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  assert.equal(chat.status, 503, 'no account configured');
+  assertErrorShape(await chat.json(), 'no_available_account');
 
   const preflight = await fetch(`${gw.url}/v1/chat/completions`, {
     method: 'OPTIONS',
@@ -193,7 +196,7 @@ test('/metrics is Prometheus text with request counts and durations', async (t) 
   await fetch(`${gw.url}/v1/models`);
   await fetch(`${gw.url}/v1/nothing`);
   const text = await (await fetch(`${gw.url}/metrics`)).text();
-  const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? -?[0-9.e+Inf]+$/;
+  const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? ([+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|[+-]Inf|NaN)$/;
   for (const line of text.trim().split('\n')) {
     if (line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
     assert.match(line, sample, line);
