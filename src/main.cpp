@@ -175,6 +175,10 @@ int main(int argc, char** argv) {
     control.run();
   });
   refresher.start();
+  // Give the first exchanges a moment so the first requests find usable accounts; a slow or
+  // dead token endpoint delays listening by at most this, never a request.
+  if (!refresher.waitForInitial(std::chrono::steady_clock::now() + std::chrono::seconds(5)))
+    spdlog::warn("token exchanges still running after 5 s; serving with the accounts that are ready");
   http::RateLimiter rateLimiter(cfg.requestRateLimit, std::chrono::steady_clock::now());
   http::IpBlockList blockList(cfg.ipBlackList);
   http::ApiKeyAuth apiAuth(cfg.apiSecrets);
