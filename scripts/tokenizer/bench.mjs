@@ -1,5 +1,5 @@
 // Throughput of the reference tokenizer (npm tiktoken, WASM) on the same ~100 KB texts as
-// bench/tokenizer/tokenizer_bench.cpp, for comparing the two.
+// bench/micro/tokenizer_bench.cpp, for comparing the two.
 //
 // usage: cd scripts/tokenizer && npm ci && node bench.mjs
 import fs from 'node:fs';

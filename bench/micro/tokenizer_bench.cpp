@@ -1,7 +1,6 @@
 // Throughput of tokenizer::countTokens and tokenizer::encode on ~100 KB of English, Chinese and
 // source code, the same texts scripts/tokenizer/bench.mjs gives the npm tiktoken (WASM).
-// Build (no CMake wiring): g++ -O2 -std=c++20 -Isrc bench/tokenizer/tokenizer_bench.cpp
-//   build/libq_tokenizer.a -lpcre2-8 -lbenchmark -lpthread
+// Part of micro_bench (bench/CMakeLists.txt); scripts/bench runs both and compares.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -21,8 +20,12 @@ std::filesystem::path corpusDir() {
   if (const char* source = std::getenv("QODO_SOURCE_DIR"); source && *source) {
     return std::filesystem::path(source) / "tests/data/tokenizer/corpus";
   }
+#ifdef QODO_BENCH_SOURCE_DIR
+  return std::filesystem::path(QODO_BENCH_SOURCE_DIR) / "tests/data/tokenizer/corpus";
+#else
   return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() /
          "tests/data/tokenizer/corpus";
+#endif
 }
 
 // Whole copies of the files until the text reaches 100 KiB, as bench.mjs does.
@@ -71,5 +74,3 @@ BENCHMARK(countTokens)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicro
 BENCHMARK(encode)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
 
 }  // namespace
-
-BENCHMARK_MAIN();
