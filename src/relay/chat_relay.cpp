@@ -269,11 +269,13 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
       // The first 401: one refresh of this account, then the same call again.
       attemptOver_ = true;
       relay_.metrics_.count("qodo2api_upstream_attempts_total", "outcome=\"invalid_token\"");
-      std::weak_ptr<ChatCall> weak = weak_from_this();
+      // A strong reference: once this transfer ends, nothing else keeps the call alive while
+      // the exchange runs, and the client would wait for ever.
       auto& io = relay_.io_;
-      relay_.pool_.refreshNow(lease_->accountId, [weak, &io](std::optional<std::string> token) {
-        boost::asio::post(io, [weak, token = std::move(token)] {
-          if (auto self = weak.lock()) self->refreshed(token);
+      relay_.pool_.refreshNow(lease_->accountId, [self = shared_from_this(), &io](
+                                                     std::optional<std::string> token) mutable {
+        boost::asio::post(io, [self = std::move(self), token = std::move(token)] {
+          self->refreshed(token);
         });
       });
       return;
