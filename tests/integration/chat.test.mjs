@@ -9,9 +9,10 @@ const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{
 
 const setup = startStack;
 
-function chat(gw, body, headers = {}) {
+function chat(gw, body, headers = {}, signal = undefined) {
   return fetch(`${gw.url}/v1/chat/completions`, {
     method: 'POST',
+    signal,
     headers: { 'Content-Type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
@@ -280,6 +281,34 @@ for (const [fail, label] of [['rate_limit', 'rate_limited'], ['server_error', 's
       st.accounts['rt-bad'].chat_requests, metrics);
   });
 }
+
+test('a 401 refreshes the account token once and repeats the call; a second 401 gives up', async (t) => {
+  const { emu, gw } = await setup(t, {
+    emulatorArgs: ['--events', '3', '--interval-ms', '2'],
+    scenario: { accounts: { 'rt-stale': { chat: { fail: 'invalid_token_first' } } } },
+    accounts: ['rt-stale'],
+  });
+  const s = await readStream(await chat(gw, { model: 'gpt-4o', messages: hello, stream: true }, {}, AbortSignal.timeout(5000)));
+  assert.equal(s.content, 'tok0 tok1 tok2');
+  let st = await stats(emu);
+  assert.equal(st.accounts['rt-stale'].chat_requests, 2, 'the 401, then the repeated call');
+  assert.equal(st.accounts['rt-stale'].chat_completed, 1, 'the call was repeated with the new token');
+  assert.equal(st.accounts['rt-stale'].token_issued, 2, 'one refresh');
+  const plain = await chat(gw, { model: 'gpt-4o', messages: hello }, {}, AbortSignal.timeout(5000));
+  assert.equal((await plain.json()).choices[0].message.content, 'tok0 tok1 tok2');
+
+  const revoked = await setup(t, {
+    emulatorArgs: ['--events', '3', '--interval-ms', '2'],
+    scenario: { default: { chat: { fail: 'invalid_token' } } },
+    accounts: ['rt-revoked'],
+  });
+  const res = await chat(revoked.gw, { model: 'gpt-4o', messages: hello }, {}, AbortSignal.timeout(5000));
+  assert.equal(res.status, 503);
+  assert.match((await res.json()).error.message, /invalid token/i);
+  st = await stats(revoked.emu);
+  assert.equal(st.counters.chat_requests, 2, 'the call, then once more after the refresh');
+  assert.equal(st.counters.token_issued, 2);
+});
 
 test('error after the first byte: the text so far once, one error event, [DONE]; no retry', async (t) => {
   const { emu, gw } = await setup(t, {
