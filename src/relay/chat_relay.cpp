@@ -242,7 +242,9 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
       const std::string message(upstream::describe(result.error));
       attemptFailed(accounts::Outcome::kFailure,
                     isTimeout(result.error) ? "timeout" : "connection_error",
-                    message + (result.message.empty() ? "" : " (" + result.message + ")"),
+                    message + (result.message.empty() || result.message == message
+                                   ? ""
+                                   : " (" + result.message + ")"),
                     isTimeout(result.error) ? FinalKind::kTimeout : FinalKind::kGateway);
       return;
     }
