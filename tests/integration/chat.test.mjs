@@ -520,6 +520,31 @@ test('a backend body without text is 502; garbage between text events is skipped
   assert.equal((await ok.json()).choices[0].message.content, 'tok0 tok1 tok2');
 });
 
+test('a silent backend is a 504 on every account; an unreachable one a 502; each says why once', async (t) => {
+  const { emu, gw } = await setup(t, {
+    emulatorArgs: ['--events', '3', '--interval-ms', '1'],
+    scenario: { default: { chat: { fail: 'hang_before_headers' } } },
+    accounts: ['rt-1', 'rt-2'],
+    env: { UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS: '1' },
+  });
+  const started = Date.now();
+  const res = await chat(gw, { model: 'gpt-4o', messages: hello, stream: true });
+  assert.equal(res.status, 504);
+  const { error } = await res.json();
+  assert.match(error.message, /timed out/);
+  const phrases = error.message.split(/[:()]/).map((p) => p.trim()).filter(Boolean);
+  assert.equal(new Set(phrases).size, phrases.length, `the message repeats itself: ${error.message}`);
+  assert.ok(Date.now() - started < 4000);
+  assert.equal((await stats(emu)).counters.chat_requests, 2, 'both accounts tried');
+
+  // The backend's port closed: connection refused on every attempt.
+  const gone = await setup(t, { emulatorArgs: ['--events', '3', '--interval-ms', '1'] });
+  await gone.emu.proc.stop();
+  const refused = await chat(gone.gw, { model: 'gpt-4o', messages: hello });
+  assert.equal(refused.status, 502);
+  assert.match((await refused.json()).error.message, /connect/);
+});
+
 test('every account failing is a 503 naming the last backend failure', async (t) => {
   const { emu, gw } = await setup(t, {
     emulatorArgs: ['--events', '3', '--interval-ms', '1'],
