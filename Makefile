@@ -2,7 +2,7 @@
 PRESET ?= release
 BUILD_DIR := $(if $(filter release,$(PRESET)),build,build-$(PRESET))
 
-.PHONY: all deps configure build run test check demo clean
+.PHONY: all deps configure build run test check demo clean bench
 
 all: build
 
@@ -27,6 +27,10 @@ check: configure
 
 demo: build
 	@scripts/demo
+
+# Load and micro benchmarks against nginx and Portkey (bench/README.md); never part of `test`.
+bench: build
+	@scripts/bench
 
 clean:
 	rm -rf build build-dev build-asan

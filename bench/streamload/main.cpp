@@ -255,7 +255,7 @@ net::awaitable<void> oneStream(Shared& s, size_t index) {
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
       auto [rec, rn] =
-          co_await http::async_read(socket, buffer, parser, net::as_tuple(net::use_awaitable));
+          co_await http::async_read_some(socket, buffer, parser, net::as_tuple(net::use_awaitable));
       if (rec == http::error::need_buffer) rec = {};
       const size_t got = chunk.size() - parser.get().body().size;
       if (got > 0 && good) good = check.feed({chunk.data(), got}, Clock::now());
