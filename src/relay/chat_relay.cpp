@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <ctime>
@@ -40,6 +41,26 @@ api::ApiError finalError(FinalKind kind, const std::string& lastFailure) {
   }
   return api::noAccount("No Qodo account could answer; the last backend error was: " +
                         lastFailure);
+}
+
+// Why no account could be tried at all, from the pool's counts: an active account without an
+// access token (its exchange failing or not answered yet) is not cooling, exhausted or invalid.
+std::string noAccountMessage(const accounts::StateCounts& counts) {
+  if (counts.total() == 0)
+    return "No Qodo account is configured (QD_COOKIE or POST /admin/accounts).";
+  std::string reasons;
+  auto add = [&reasons](size_t n, std::string_view what) {
+    if (n == 0) return;
+    if (!reasons.empty()) reasons += ", ";
+    reasons += std::to_string(n) + " " + std::string(what);
+  };
+  add(counts.active - std::min(counts.active, counts.usable),
+      "waiting for an access token (the token exchange is failing or has not answered yet)");
+  add(counts.cooling, "cooling down after a rate limit");
+  add(counts.exhausted, "exhausted");
+  add(counts.invalid, "invalid");
+  if (reasons.empty()) reasons = "the accounts are changing state, try again in a moment";
+  return "No usable Qodo account right now: " + reasons + ".";
 }
 
 accounts::Outcome outcomeOf(qodo::Failure failure) {
@@ -117,9 +138,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
     lease_ = relay_.pool_.acquire(tried_, accounts::Clock::now());
     if (!lease_) {
       if (lastFailure_.empty())
-        respondError(api::noAccount(
-            "No usable Qodo account right now: every account is cooling down, exhausted or "
-            "invalid."));
+        respondError(api::noAccount(noAccountMessage(relay_.pool_.counts(accounts::Clock::now()))));
       else
         respondError(finalError(finalKind_, lastFailure_));
       return;
