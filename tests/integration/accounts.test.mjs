@@ -530,8 +530,10 @@ test('PROXY_URL carries the token exchange and the chat; a dead proxy is a quick
   let started = Date.now();
   const c = await chat(gw, { stream: true });
   assert.ok(Date.now() - started < 5000, `answered after ${Date.now() - started} ms`);
-  assert.ok([502, 503].includes(c.status), `${c.status} ${c.text}`);
-  assertErrorShape(JSON.parse(c.text));
+  assert.equal(c.status, 502, c.text);
+  const stale = JSON.parse(c.text);
+  assertErrorShape(stale);
+  assert.match(stale.error.message, /proxy/, 'the message names the proxy');
 
   // A proxy that was never there: the gateway starts and answers at once.
   const gwDead = await gateway(t, emu, [token('rt-dead-proxy')], { PROXY_URL: `http://127.0.0.1:${await closedPort()}` });
@@ -540,6 +542,7 @@ test('PROXY_URL carries the token exchange and the chat; a dead proxy is a quick
   assert.ok(Date.now() - started < 5000, `answered after ${Date.now() - started} ms`);
   assert.ok([502, 503].includes(d.status), `${d.status} ${d.text}`);
   assertErrorShape(d.json);
+  assert.match(d.json.error.message, /access token|token exchange/, 'the message says the account has no token yet');
   assert.equal((await readyz(gwDead)).status, 503);
 });
 
