@@ -1,0 +1,14 @@
+# The fuzz targets (tests/fuzz/<target>.cpp) and the room each one needs; shared by the
+# libFuzzer build (tests/fuzz/CMakeLists.txt) and the corpus replay of `make test`
+# (tests/fuzz/replay.cmake).
+set(QODO_FUZZ_TARGETS
+  chat_request:q_api
+  events:q_qodo
+  failure:q_qodo
+  chinese_transform:q_qodo
+  chat_body:q_qodo
+  reasoning:q_qodo
+  tokenizer:q_tokenizer
+  config:q_config
+  chunk:q_api
+)

@@ -1,0 +1,39 @@
+// tokenizer::encode / countTokens on any bytes, for both encodings: no crash, the count is the
+// number of ids, every id is a token of the table, and decoding the ids through the rank table
+// gives back the text exactly (after ill-formed UTF-8 became U+FFFD, as tokenizer.h says).
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fuzz_check.h"
+#include "tokenizer/rank_data.h"
+#include "tokenizer/rank_table.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
+
+using tokenizer::Encoding;
+using tokenizer::detail::RankTable;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const RankTable cl100k(tokenizer::detail::cl100kBaseRanks());
+  static const RankTable o200k(tokenizer::detail::o200kBaseRanks());
+  fuzz::Reader in(data, size);
+  const bool useO200k = in.byte() & 1;
+  const Encoding encoding = useO200k ? Encoding::kO200kBase : Encoding::kCl100kBase;
+  const RankTable& table = useO200k ? o200k : cl100k;
+  const std::string_view text = in.rest();
+
+  const auto ids = tokenizer::encode(encoding, text);
+  FUZZ_CHECK(tokenizer::countTokens(encoding, text) == ids.size());
+  std::string decoded;
+  for (const uint32_t id : ids) {
+    FUZZ_CHECK(id < table.size());
+    decoded += table.token(id);
+  }
+  const std::string wellFormed = tokenizer::detail::toWellFormed(text);
+  FUZZ_CHECK(fuzz::validUtf8(wellFormed));
+  FUZZ_CHECK(decoded == wellFormed);
+  if (fuzz::validUtf8(text)) FUZZ_CHECK(wellFormed == text);
+  FUZZ_CHECK(ids.empty() == text.empty());
+  return 0;
+}
