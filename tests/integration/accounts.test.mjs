@@ -184,6 +184,10 @@ test('an account whose token is rejected is invalid; the other one serves; no to
   assert.equal(byKey(list, good).state, 'active');
   assert.equal(byKey(list, good).requests, 4);
 
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  assert.match(metrics, /qodo2api_accounts\{[^}]*invalid[^}]*\} 1/);
+  assertNoSecret(metrics + JSON.stringify(list), [good, bad], 'the metrics and admin output');
+
   await gw.proc.stop();
   const logs = allLogs(gw);
   assert.match(logs, /invalid/, 'the rejected account is logged');
@@ -228,7 +232,10 @@ test('a rotated refresh token is persisted and used after a restart; the account
   assert.equal((await chat(gw1)).status, 200);
   const before = tokenRequests(await emu.stats(), rt);
   assert.equal(before.length, 1);
-  await gw1.proc.stop();
+  // Killed without a chance to flush: the rotation must already be on disk (writes are
+  // coalesced over 200 ms).
+  await sleep(700);
+  await gw1.proc.stop('SIGKILL');
 
   const gw2 = await gateway(t, emu, [rt], { DATA_DIR: dataDir });
   await waitReady(gw2);
@@ -376,41 +383,65 @@ async function twoAccounts(t, chatScript, env = {}) {
   return { emu, gw, failing, fine };
 }
 
-test('a rate-limited account cools down for RATE_LIMIT_COOKIE_LOCK_DURATION, then serves again', async (t) => {
-  const { emu, gw, failing, fine } = await twoAccounts(t, { sequence: [{ fail: 'rate_limit' }] },
-    { RATE_LIMIT_COOKIE_LOCK_DURATION: '2' });
+test('a rate-limited account cools down for RATE_LIMIT_COOKIE_LOCK_DURATION (also across a restart), then serves again', async (t) => {
+  const env = { RATE_LIMIT_COOKIE_LOCK_DURATION: '3', DATA_DIR: mkdtempSync(join(tmpdir(), 'qodo2api-data-')) };
+  const { emu, gw, failing, fine } = await twoAccounts(t, { sequence: [{ fail: 'rate_limit' }] }, env);
   const c = await chat(gw);
   const limitedAt = Date.now() / 1000;
   assert.equal(c.status, 200, c.text);
   let list = await accountList(gw);
   const cooling = byKey(list, failing);
   assert.equal(cooling.state, 'cooling');
-  assert.ok(Math.abs(cooling.cooldown_until - (limitedAt + 2)) <= 1.5,
-    `cooldown_until ${cooling.cooldown_until}, expected about ${limitedAt + 2}`);
+  assert.ok(Math.abs(cooling.cooldown_until - (limitedAt + 3)) <= 1.5,
+    `cooldown_until ${cooling.cooldown_until}, expected about ${limitedAt + 3}`);
+  assert.match(cooling.last_error, /too many|rate/i);
   assert.equal((await readyz(gw)).body.accounts.cooling, 1);
 
-  for (let i = 0; i < 3; i++) assert.equal((await chat(gw, { stream: i === 1 })).status, 200);
+  for (let i = 0; i < 2; i++) assert.equal((await chat(gw, { stream: i === 1 })).status, 200);
   let stats = await emu.stats();
   assert.equal(counter(stats, failing, 'chat_requests'), 1, 'a cooling account is not used');
-  assert.equal(counter(stats, fine, 'chat_completed'), 4);
+  assert.equal(counter(stats, fine, 'chat_completed'), 3);
 
-  await sleep(Math.max(0, (limitedAt + 2.3) * 1000 - Date.now()));
-  for (let i = 0; i < 2; i++) assert.equal((await chat(gw)).status, 200);
+  // The cool-down is stored: a restart does not put the account back early.
+  await gw.proc.stop();
+  const gw2 = await gateway(t, emu, [failing, fine], { ACCOUNT_STRATEGY: 'round_robin', ...env });
+  await waitReady(gw2);
+  list = await accountList(gw2);
+  assert.equal(byKey(list, failing).state, 'cooling');
+  assert.equal(byKey(list, failing).cooldown_until, cooling.cooldown_until);
+  assert.equal((await chat(gw2)).status, 200);
+  stats = await emu.stats();
+  assert.equal(counter(stats, failing, 'chat_requests'), 1, 'still resting after the restart');
+
+  await sleep(Math.max(0, (cooling.cooldown_until + 0.3) * 1000 - Date.now()));
+  for (let i = 0; i < 2; i++) assert.equal((await chat(gw2)).status, 200);
   stats = await emu.stats();
   assert.equal(counter(stats, failing, 'chat_completed'), 1, 'used again after the cool-down');
-  list = await accountList(gw);
+  list = await accountList(gw2);
   assert.equal(byKey(list, failing).state, 'active');
 });
 
-test('"Usage limit exceeded" marks the account exhausted; requests move on', async (t) => {
-  const { emu, gw, failing, fine } = await twoAccounts(t, { fail: 'usage_limit' });
-  for (let i = 0; i < 4; i++) assert.equal((await chat(gw, { stream: i % 2 === 0 })).status, 200);
+test('"Too many concurrent requests" in a 200 body also rests the account', async (t) => {
+  const { emu, gw, failing, fine } = await twoAccounts(t, { fail: 'concurrent_200' });
+  assert.equal((await chat(gw, { stream: true })).status, 200);
+  assert.equal((await chat(gw)).status, 200);
   const stats = await emu.stats();
-  assert.equal(counter(stats, failing, 'chat_requests'), 1, 'tried once, then out of rotation');
-  assert.equal(counter(stats, fine, 'chat_completed'), 4);
-  assert.equal(byKey(await accountList(gw), failing).state, 'exhausted');
-  assert.equal((await readyz(gw)).body.accounts.exhausted, 1);
+  assert.equal(counter(stats, failing, 'chat_requests'), 1);
+  assert.equal(counter(stats, fine, 'chat_completed'), 2);
+  assert.equal(byKey(await accountList(gw), failing).state, 'cooling');
 });
+
+for (const [label, fail] of [['429', 'usage_limit'], ['200', { mode: 'usage_limit', status: 200 }]]) {
+  test(`"Usage limit exceeded" (status ${label}) marks the account exhausted; requests move on`, async (t) => {
+    const { emu, gw, failing, fine } = await twoAccounts(t, { fail });
+    for (let i = 0; i < 4; i++) assert.equal((await chat(gw, { stream: i % 2 === 0 })).status, 200);
+    const stats = await emu.stats();
+    assert.equal(counter(stats, failing, 'chat_requests'), 1, 'tried once, then out of rotation');
+    assert.equal(counter(stats, fine, 'chat_completed'), 4);
+    assert.equal(byKey(await accountList(gw), failing).state, 'exhausted');
+    assert.equal((await readyz(gw)).body.accounts.exhausted, 1);
+  });
+}
 
 test('a first 401 refreshes the token once and the same account answers', async (t) => {
   const { emu, gw, failing, fine } = await twoAccounts(t, { fail: 'invalid_token_first' });
