@@ -188,6 +188,18 @@ test('an account whose token is rejected is invalid; the other one serves; no to
   assert.match(metrics, /qodo2api_accounts\{[^}]*invalid[^}]*\} 1/);
   assertNoSecret(metrics + JSON.stringify(list), [good, bad], 'the metrics and admin output');
 
+  // Once the token works again, enable brings the account back after a fresh exchange.
+  await emu.scenario({});
+  const en = await admin(gw, 'POST', `/${byKey(list, bad).id}/enable`);
+  assert.equal(en.status, 200, en.text);
+  assert.equal(en.json.state, 'active');
+  await waitReady(gw, 2);
+  assert.equal(tokenRequests(await emu.stats(), bad).length, 2);
+  await waitFor('the enabled account to serve', async () => {
+    assert.equal((await chat(gw)).status, 200);
+    return counter(await emu.stats(), bad, 'chat_completed') > 0;
+  }, 10000, 0);
+
   await gw.proc.stop();
   const logs = allLogs(gw);
   assert.match(logs, /invalid/, 'the rejected account is logged');
@@ -256,6 +268,48 @@ test('a rotated refresh token is persisted and used after a restart; the account
   assertNoSecret(allLogs(gw1) + allLogs(gw2), [rt, `${rt}.rot1`, `${rt}.rot2`], 'the log');
 });
 
+test('a failing token endpoint (5xx) is retried with back-off; the account is not marked invalid', async (t) => {
+  const rt = token('rt-flaky');
+  const emu = await emulator(t, { accounts: { [rt]: { token: { sequence: [{ fail: 'server_error' }] } } } });
+  const gw = await gateway(t, emu, [rt]);
+  const early = await readyz(gw);
+  assert.equal(early.status, 503, 'no token yet');
+  assert.equal(early.body.accounts.invalid, 0);
+  const retried = await waitReady(gw);
+  assert.equal(retried.status, 200);
+  const exchanges = tokenRequests(await emu.stats(), rt);
+  assert.equal(exchanges.length, 2);
+  assert.equal(exchanges[0].outcome, 'token_failed');
+  const gap = exchanges[1].time - exchanges[0].time;
+  assert.ok(gap >= 0.5 && gap < 3, `retried after ${gap.toFixed(2)} s`);
+  assert.equal((await chat(gw)).status, 200);
+  assert.equal((await accountList(gw))[0].state, 'active');
+});
+
+test('no request waits on another account\'s token refresh', async (t) => {
+  const stuck = token('rt-stuck');
+  const other = token('rt-other');
+  // The stuck account answers 401, and its refresh hangs until the gateway gives up on it.
+  const emu = await emulator(t, { accounts: { [stuck]: {
+    chat: { fail: 'invalid_token' },
+    token: { sequence: [{ times: 1 }, { fail: 'hang' }] },
+  } } });
+  const gw = await gateway(t, emu, [stuck, other],
+    { ACCOUNT_STRATEGY: 'round_robin', UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS: '2' });
+  await waitReady(gw, 2);
+  const started = Date.now();
+  const first = chat(gw).then((r) => ({ ...r, ms: Date.now() - started }));
+  await waitFor('the refresh to start', async () => tokenRequests(await emu.stats(), stuck).length === 2);
+  const t0 = Date.now();
+  const second = await chat(gw);
+  assert.equal(second.status, 200, second.text);
+  assert.ok(Date.now() - t0 < 1000, `the other account answered after ${Date.now() - t0} ms`);
+  const r = await first;
+  assert.equal(r.status, 200, `the waiting request moves on to the other account: ${r.text}`);
+  assert.ok(r.ms < 6000, `after ${r.ms} ms`);
+  assert.equal((await emu.stats()).accounts[other].chat_completed, 2);
+});
+
 // ---- admin API ------------------------------------------------------------------------------
 
 test('admin API: 404 when off, 401 without the key; add, delete and enable survive restarts', async (t) => {
@@ -311,6 +365,9 @@ test('admin API: 404 when off, 401 without the key; add, delete and enable survi
   outputs.push(add.text);
   assert.ok(Number.isInteger(add.json.id));
   const addedId = add.json.id;
+  const again = await admin(gw1, 'POST', '', { cookie: ` ${API_KEY} = ${added} ` });
+  assert.equal(again.status, 409, `the same token twice is one account: ${again.text}`);
+  assertErrorShape(again.json);
 
   list = await accountList(gw1);
   const aId = byKey(list, envA).id;
@@ -363,6 +420,15 @@ test('admin API: 404 when off, 401 without the key; add, delete and enable survi
   assert.equal(list.length, 2);
   assert.equal(byKey(list, exh).state, 'active', 'the enable survived the restart');
   assert.equal(byKey(list, added).state, 'active');
+
+  // A deleted env account comes back only through the admin API.
+  const back = await admin(gw3, 'POST', '', { cookie: `${API_KEY}=${envA}` });
+  assert.equal(back.status, 201, back.text);
+  outputs.push(back.text);
+  list = await accountList(gw3);
+  outputs.push(JSON.stringify(list));
+  assert.equal(list.length, 3);
+  assert.equal(byKey(list, envA).state, 'active');
 
   for (const a of list) assert.match(a.key, /^.{6}…$/u);
   assertNoSecret(outputs.join('\n'), [envA, exh, added, rejected], 'the admin output');
