@@ -566,10 +566,14 @@ test('when every account fails the client gets a 503 naming the backend error', 
 // ---- the connection to the backend ----------------------------------------------------------
 
 // An HTTP forward proxy (absolute-form requests), counting what passes through it.
-async function forwardProxy(t) {
+async function forwardProxy(t, auth) {
   const seen = [];
   const sockets = new Set();
   const server = http.createServer((req, res) => {
+    if (auth && req.headers['proxy-authorization'] !== `Basic ${Buffer.from(auth).toString('base64')}`) {
+      res.writeHead(407, { 'Proxy-Authenticate': 'Basic realm="test"' }).end();
+      return;
+    }
     if (!/^http:\/\//.test(req.url)) {
       res.writeHead(400).end('absolute-form only');
       return;
@@ -632,6 +636,15 @@ test('PROXY_URL carries the token exchange and the chat; a dead proxy is a quick
   assertErrorShape(stale);
   assert.match(stale.error.message, /proxy/, 'the message names the proxy');
 
+  // A proxy with credentials in PROXY_URL (percent-encoded, as in any URL).
+  const locked = await forwardProxy(t, 'user:p@ss');
+  const gwAuth = await gateway(t, emu, [token('rt-auth')], { PROXY_URL: locked.url.replace('//', '//user:p%40ss@') });
+  await waitReady(gwAuth);
+  const ca = await chat(gwAuth);
+  assert.equal(ca.status, 200, ca.text);
+  assert.deepEqual(locked.seen, ['/v1/token', '/v2/chats/chat']);
+  assert.ok(!allLogs(gwAuth).includes('p%40ss') && !allLogs(gwAuth).includes('p@ss'), 'the proxy password is not logged');
+
   // A proxy that was never there: the gateway starts and answers at once.
   const gwDead = await gateway(t, emu, [token('rt-dead-proxy')], { PROXY_URL: `http://127.0.0.1:${await closedPort()}` });
   started = Date.now();
@@ -643,32 +656,36 @@ test('PROXY_URL carries the token exchange and the chat; a dead proxy is a quick
   assert.equal((await readyz(gwDead)).status, 503);
 });
 
-test('a client that disconnects mid-stream aborts the backend transfer at once', async (t) => {
-  const emu = await emulator(t, { default: { chat: { events: 400, interval_ms: 25 } } });
-  const rt = token('rt-cancel');
-  const gw = await gateway(t, emu, [rt]);
-  await waitReady(gw);
-  const c = await rawConnect(gw.port);
-  const body = JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'hi' }] });
-  c.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
-  await c.read((s) => s.includes('tok2'));
-  assert.equal((await emu.stats()).open_streams, 1);
-  c.socket.destroy();
-  const gone = Date.now();
-  await waitFor('the emulator to see the stream closed', async () => {
-    const s = await emu.stats();
-    return s.counters.chat_client_closed === 1 && s.open_streams === 0;
-  }, 3000, 20);
-  const elapsed = Date.now() - gone;
-  assert.ok(elapsed < 1000, `the backend stream closed ${elapsed} ms after the client left`);
-  const stats = await emu.stats();
-  assert.equal(stats.counters.chat_completed ?? 0, 0);
-  const a = (await accountList(gw))[0];
-  assert.equal(a.failures, 0, 'a client leaving costs the account nothing');
-  assert.equal(a.state, 'active');
-  await emu.scenario({});
-  assert.equal((await chat(gw)).status, 200, 'the gateway serves on');
-});
+for (const stream of [true, false]) {
+  test(`a client that disconnects mid-answer (${stream ? 'streaming' : 'not streaming'}) aborts the backend transfer at once`, async (t) => {
+    const emu = await emulator(t, { default: { chat: { events: 400, interval_ms: 25 } } });
+    const rt = token('rt-cancel');
+    const gw = await gateway(t, emu, [rt]);
+    await waitReady(gw);
+    const c = await rawConnect(gw.port);
+    const body = JSON.stringify({ model: 'gpt-4o', stream, messages: [{ role: 'user', content: 'hi' }] });
+    c.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    if (stream) await c.read((s) => s.includes('tok2'));
+    else await waitFor('the backend to be answering', async () => (await emu.stats()).open_streams === 1);
+    await sleep(100);
+    assert.equal((await emu.stats()).open_streams, 1);
+    c.socket.destroy();
+    const gone = Date.now();
+    await waitFor('the emulator to see the stream closed', async () => {
+      const s = await emu.stats();
+      return s.counters.chat_client_closed === 1 && s.open_streams === 0;
+    }, 3000, 20);
+    const elapsed = Date.now() - gone;
+    assert.ok(elapsed < 1000, `the backend stream closed ${elapsed} ms after the client left`);
+    const stats = await emu.stats();
+    assert.equal(stats.counters.chat_completed ?? 0, 0);
+    const a = (await accountList(gw))[0];
+    assert.equal(a.failures, 0, 'a client leaving costs the account nothing');
+    assert.equal(a.state, 'active');
+    await emu.scenario({});
+    assert.equal((await chat(gw)).status, 200, 'the gateway serves on');
+  });
+}
 
 function dechunk(buf) {
   const parts = [];
