@@ -604,6 +604,59 @@ async function forwardProxy(t, auth) {
   return { url: `http://127.0.0.1:${server.address().port}`, seen, kill };
 }
 
+// A SOCKS5 proxy (no authentication, CONNECT only) that resolves the names it is given through
+// `hosts`, recording every destination as "host:port".
+async function socksProxy(t, hosts = {}) {
+  const seen = [];
+  const sockets = new Set();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => {});
+    let buf = Buffer.alloc(0);
+    let stage = 'greeting';
+    const onData = (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (stage === 'greeting') {
+        if (buf.length < 2 || buf.length < 2 + buf[1]) return;
+        buf = buf.subarray(2 + buf[1]);
+        client.write(Buffer.from([5, 0]));
+        stage = 'request';
+      }
+      if (stage === 'request') {
+        if (buf.length < 5) return;
+        let host;
+        let end;
+        if (buf[3] === 1) { end = 10; host = [...buf.subarray(4, 8)].join('.'); }
+        else if (buf[3] === 3) { end = 5 + buf[4] + 2; host = buf.subarray(5, 5 + buf[4]).toString(); }
+        else { client.destroy(); return; }
+        if (buf.length < end) return;
+        const port = buf.readUInt16BE(end - 2);
+        const rest = buf.subarray(end);
+        stage = 'piping';
+        client.off('data', onData);
+        seen.push(`${host}:${port}`);
+        const up = net.connect(port, hosts[host] ?? host, () => {
+          client.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]));
+          if (rest.length) up.write(rest);
+          client.pipe(up);
+          up.pipe(client);
+        });
+        sockets.add(up);
+        up.on('close', () => { sockets.delete(up); client.destroy(); });
+        up.on('error', () => client.end(Buffer.from([5, 5, 0, 1, 0, 0, 0, 0, 0, 0])));
+      }
+    };
+    client.on('data', onData);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    server.close();
+    for (const s of sockets) s.destroy();
+  });
+  return { port: server.address().port, seen };
+}
+
 async function closedPort() {
   const s = net.createServer();
   await new Promise((r) => s.listen(0, '127.0.0.1', r));
@@ -654,6 +707,24 @@ test('PROXY_URL carries the token exchange and the chat; a dead proxy is a quick
   assertErrorShape(d.json);
   assert.match(d.json.error.message, /access token|token exchange/, 'the message says the account has no token yet');
   assert.equal((await readyz(gwDead)).status, 503);
+});
+
+test('PROXY_URL socks5h: the proxy resolves the backend\'s name', async (t) => {
+  const emu = await emulator(t);
+  const proxy = await socksProxy(t, { 'qodo.emulator.invalid': '127.0.0.1' });
+  const base = `http://qodo.emulator.invalid:${emu.port}`;
+  const gw = await gateway(t, emu, [token('rt-socks')], {
+    PROXY_URL: `socks5h://127.0.0.1:${proxy.port}`,
+    QODO_API_BASE: base,
+    FIREBASE_TOKEN_URL: `${base}/v1/token`,
+  });
+  await waitReady(gw);
+  const c = await chat(gw, { stream: true });
+  assert.equal(c.status, 200, c.text);
+  assert.match(c.text, /tok4/);
+  assert.ok(proxy.seen.length >= 1, 'went through the proxy');
+  assert.ok(proxy.seen.every((d) => d === `qodo.emulator.invalid:${emu.port}`), proxy.seen.join(' '));
+  assert.equal((await emu.stats()).counters.chat_completed, 1);
 });
 
 for (const stream of [true, false]) {
