@@ -52,8 +52,10 @@ async function emulator(t, scenario = {}, args = []) {
 }
 
 const counter = (stats, account, name) => stats.accounts?.[account]?.[name] ?? 0;
+// Token exchanges of the account configured with `account`, its rotations included.
 const tokenRequests = (stats, account) =>
-  stats.requests.filter((r) => r.kind === 'token' && (account === undefined || r.account === account || r.refresh_token === account));
+  stats.requests.filter((r) => r.kind === 'token' && (account === undefined || r.account === account ||
+    r.refresh_token === account || r.refresh_token?.startsWith(`${account}.rot`)));
 
 // A gateway wired to `emu` with `tokens` as QD_COOKIE; stopped after the test.
 async function gateway(t, emu, tokens, env = {}) {
@@ -308,6 +310,30 @@ test('no request waits on another account\'s token refresh', async (t) => {
   assert.equal(r.status, 200, `the waiting request moves on to the other account: ${r.text}`);
   assert.ok(r.ms < 6000, `after ${r.ms} ms`);
   assert.equal((await emu.stats()).accounts[other].chat_completed, 2);
+});
+
+test('background refreshes always send the latest rotated token', async (t) => {
+  const rt = token('rt-spin');
+  const emu = await emulator(t, { accounts: { [rt]: { token: { rotate: true, old_valid: false, expires_in: 2 } } } });
+  const dataDir = mkdtempSync(join(tmpdir(), 'qodo2api-data-'));
+  const gw = await gateway(t, emu, [rt], { DATA_DIR: dataDir });
+  await waitReady(gw);
+  const exchanges = await waitFor('three exchanges', async () => {
+    const ex = tokenRequests(await emu.stats(), rt);
+    return ex.length >= 3 ? ex : null;
+  }, 8000);
+  assert.deepEqual(exchanges.slice(0, 3).map((e) => e.refresh_token), [rt, `${rt}.rot1`, `${rt}.rot2`]);
+  assert.ok(exchanges.every((e) => e.outcome === 'token_issued'), JSON.stringify(exchanges.map((e) => e.outcome)));
+  const c = await chat(gw);
+  assert.equal(c.status, 200, c.text);
+  await gw.proc.stop();
+  const last = tokenRequests(await emu.stats(), rt).length;
+  const gw2 = await gateway(t, emu, [rt], { DATA_DIR: dataDir });
+  await waitReady(gw2);
+  const after = tokenRequests(await emu.stats(), rt);
+  assert.equal(after[last].refresh_token, `${rt}.rot${last}`, 'the restart uses the newest token');
+  assert.equal(after[last].outcome, 'token_issued');
+  assert.equal((await accountList(gw2)).length, 1);
 });
 
 // ---- admin API ------------------------------------------------------------------------------
