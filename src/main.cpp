@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
   upstream::Client controlClient(control, upstreamOptions(cfg));
   std::unique_ptr<store::AccountStore> store;
   if (auto status = store::AccountStore::open({cfg.dataDir}, &store); !status.ok()) {
-    spdlog::error("{}", status.message());
+    // One line, on stderr like a configuration error (the console log would repeat it).
     obs::flushLogging();
     std::cerr << "qodo2api: " << status.message() << "\n";
     return 1;
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
   accounts::Persister persister(control, pool, store.get());
   if (auto error = accounts::loadAccounts(store.get(), cfg.accounts, pool, accounts::Clock::now());
       !error.empty()) {
-    spdlog::error("{}", error);
+    // One line, on stderr like a configuration error (the console log would repeat it).
     obs::flushLogging();
     std::cerr << "qodo2api: " << error << "\n";
     return 1;
@@ -213,7 +213,7 @@ int main(int argc, char** argv) {
   try {
     server.start();
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+    // One line, on stderr like a configuration error (the console log would repeat it).
     obs::flushLogging();
     std::cerr << "qodo2api: " << e.what() << "\n";
     control.stop();
