@@ -839,7 +839,12 @@ test('a slow reader pauses the backend: memory stays bounded and everything arri
   assert.equal(paused.counters.chat_completed, 1, 'only the warm-up answer completed');
   const growthMb = (peak - baseline) / 1024;
   t.diagnostic(`RSS +${growthMb.toFixed(1)} MB, ${(receivedWhilePaused / 1048576).toFixed(1)} MB reached the client while paused`);
-  assert.ok(growthMb < 30, `RSS grew ${growthMb.toFixed(1)} MB while the client was not reading`);
+  // ASan's allocator keeps freed chunks per size class (measured +37 MB here against +5 MB for
+  // the release binary): under a sanitizer RSS does not measure what the gateway holds, so
+  // only the release suite checks it; the bytes that left the gateway are checked in both.
+  if (!process.env.QODO_SANITIZED) {
+    assert.ok(growthMb < 30, `RSS grew ${growthMb.toFixed(1)} MB while the client was not reading`);
+  }
   assert.ok(receivedWhilePaused < 20 * 1024 * 1024, `only what fits in the buffers left the gateway (${receivedWhilePaused})`);
 
   socket.resume();
