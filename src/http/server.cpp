@@ -425,6 +425,25 @@ void Session::armDeadline(std::chrono::steady_clock::duration d) {
   });
 }
 
+namespace {
+
+// Whether a request refused for its header size is refused for its URL: the parsed target when
+// the request line was complete, else the unterminated request line still in the buffer.
+bool targetTooLong(std::string_view target, const beast::flat_buffer& buffer, size_t limit) {
+  if (!target.empty()) return target.size() > limit;
+  const auto data = buffer.data();
+  const std::string_view text(static_cast<const char*>(data.data()), data.size());
+  return text.find("\r\n") == std::string_view::npos && text.size() > limit;
+}
+
+// A target longer than the limit is refused before routing: it is never echoed back or logged.
+api::ApiError uriTooLong(uint32_t limit) {
+  return {414, "The request URL is longer than the limit of " + std::to_string(limit) + " bytes.",
+          "invalid_request_error", std::nullopt, "url_too_long"};
+}
+
+}  // namespace
+
 asio::awaitable<void> Session::run() {
   auto self = shared_from_this();
   const ServerLimits& limits = worker_.limits();
@@ -454,6 +473,9 @@ asio::awaitable<void> Session::run() {
         break;
       if (ec == beast::http::error::body_limit) {
         co_await sendErrorAndClose(api::bodyTooLarge(limits.maxBodyBytes));
+      } else if (ec == beast::http::error::header_limit &&
+                 targetTooLong(parser.get().target(), buffer_, limits.maxTargetBytes)) {
+        co_await sendErrorAndClose(uriTooLong(limits.maxTargetBytes));
       } else if (ec == beast::http::error::header_limit) {
         api::ApiError e{431, "Request headers are larger than the limit of " +
                                  std::to_string(limits.maxHeaderBytes) + " bytes.",
@@ -467,6 +489,10 @@ asio::awaitable<void> Session::run() {
     }
 
     auto& req = parser.get();
+    if (req.target().size() > limits.maxTargetBytes) {
+      co_await sendErrorAndClose(uriTooLong(limits.maxTargetBytes));
+      break;
+    }
     RequestInfo info;
     info.method = std::string(req.method_string());
     info.target = std::string(req.target());

@@ -25,6 +25,7 @@ namespace http {
 struct ServerLimits {
   uint64_t maxBodyBytes = 10 * 1024 * 1024;
   uint32_t maxHeaderBytes = 32 * 1024;
+  uint32_t maxTargetBytes = 8 * 1024;  // the request target (path and query); beyond: 414
   std::chrono::seconds headerTimeout{10};
   std::chrono::seconds keepAliveTimeout{75};
   std::chrono::seconds writeTimeout{300};
