@@ -16,12 +16,17 @@ void initLogging(const LogOptions& options) {
   std::vector<spdlog::sink_ptr> sinks;
   sinks.push_back(std::make_shared<spdlog::sinks::stdout_sink_mt>());
   if (!options.dir.empty()) {
+    // Log files may hold request bodies under DEBUG: readable by the owner only. The umask
+    // also covers the directories made here, DATA_DIR itself included (this runs first, while
+    // the process has one thread).
+    const mode_t old = ::umask(077);
     std::error_code ec;
     std::filesystem::create_directories(options.dir, ec);
-    if (ec) throw std::runtime_error("DATA_DIR: cannot create log directory " + options.dir + ": " + ec.message());
+    if (ec) {
+      ::umask(old);
+      throw std::runtime_error("DATA_DIR: cannot create log directory " + options.dir + ": " + ec.message());
+    }
     ::chmod(options.dir.c_str(), 0700);
-    // Log files may hold request bodies under DEBUG: readable by the owner only.
-    const mode_t old = ::umask(077);
     try {
       sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
           options.dir + "/qodo2api.log", 20 * 1024 * 1024, 5));
