@@ -2,7 +2,7 @@
 PRESET ?= release
 BUILD_DIR := $(if $(filter release,$(PRESET)),build,build-$(PRESET))
 
-.PHONY: all deps configure build run test check demo clean fuzz test-sanitize bench
+.PHONY: all deps configure build run test check demo clean fuzz test-sanitize soak bench
 
 all: build
 
@@ -27,6 +27,11 @@ check: configure
 
 demo: build
 	@scripts/demo
+
+# SOAK_MINUTES (default 30) of mixed load with random backend faults and client hang-ups; fails
+# when a request is lost, the gateway dies, or RSS / fds grow after warm-up. Not part of test.
+soak: build
+	@scripts/soak
 
 # Load and micro benchmarks against nginx and Portkey (bench/README.md); never part of `test`.
 bench: build
