@@ -51,12 +51,18 @@ class Proc {
   }
 }
 
+// ASAN_OPTIONS, TSAN_OPTIONS and the like (set by the asan and tsan test presets) reach the
+// gateway even though it otherwise sees only the environment a test gives it.
+function sanitizerOptions() {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(A|T|UB|L)SAN_OPTIONS$/.test(k)));
+}
+
 // Starts the gateway with `env` on a free port; resolves to { url, port, proc, dataDir }.
 export async function startGateway(env = {}, { cwd } = {}) {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'qodo2api-test-'));
   const child = spawn(gatewayBin, [], {
     cwd: cwd ?? dataDir,
-    env: { PATH: process.env.PATH, PORT: '0', WORKERS: '2', DATA_DIR: dataDir, ...env },
+    env: { PATH: process.env.PATH, ...sanitizerOptions(), PORT: '0', WORKERS: '2', DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const proc = new Proc(child);
