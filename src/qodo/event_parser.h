@@ -1,12 +1,16 @@
 // Reads one backend event line (SPEC.md §4): a `text` event gives its data.content, an
 // `{"error":…}` object is the backend failing inside a 200 body, anything else is ignored by
-// the caller. Runs once per backend token, so the parser and its memory are reused.
+// the caller. Runs once per backend token, so it must be cheap: the common text event is read
+// by a small scanner without building a DOM (scanTextEvent); any line it is not sure about
+// goes through Boost.JSON (parseWithDom), whose answer is the reference.
 #pragma once
 
 #include <array>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parser.hpp>
+#include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace qodo {
@@ -20,24 +24,35 @@ enum class EventKind {
 
 struct Event {
   EventKind kind;
-  std::string_view text;  // valid until the next parse()
+  // Valid until the next parse() and while the parsed line is (it may point into the line).
+  std::string_view text;
 };
+
+// The fast path: a `text` event whose line is a valid JSON object with a plain "type":"text"
+// and a string data.content gives its content (unescaped into `scratch` when it has escapes,
+// else a view into `line`). Anything else (other types, "error", duplicate keys, surrogate
+// escapes, big numbers, deep nesting, invalid JSON) gives nullopt: ask parseWithDom. When it
+// answers, it answers what parseWithDom would.
+std::optional<Event> scanTextEvent(std::string_view line, std::string& scratch);
 
 class EventParser {
  public:
   EventParser();
+  ~EventParser();
   EventParser(const EventParser&) = delete;
   EventParser& operator=(const EventParser&) = delete;
 
+  // scanTextEvent, else parseWithDom.
   Event parse(std::string_view line);
+  // The full parser (Boost.JSON); the reference the fast path is tested against.
+  Event parseWithDom(std::string_view line);
 
  private:
-  std::array<unsigned char, 4096> buffer_;  // most events fit: no heap allocation for them
-  // Made anew for every line: Boost 1.81's monotonic_resource::release() keeps doubling the
-  // size of its next heap block, so a reused one would soon ask for gigabytes.
-  std::optional<boost::json::monotonic_resource> resource_;
-  boost::json::parser parser_;
-  std::optional<boost::json::value> value_;  // its strings live in resource_
+  // Made on the first line the fast path declines: most streams never need it, and a held
+  // stream should not carry its 4 KB buffer and parser stacks.
+  struct Dom;
+  std::unique_ptr<Dom> dom_;
+  std::string unescaped_;  // the fast path's content when it had escapes
 };
 
 }  // namespace qodo
