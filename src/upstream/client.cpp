@@ -249,6 +249,7 @@ bool Engine::configure(Transfer& t, Request& request) {
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connectTimeout.count()));
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, options_.receiveBufferBytes);
   if (request.acceptCompressed) {
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
   }

@@ -24,6 +24,10 @@ struct Options {
   std::chrono::milliseconds firstByteTimeout{120000}; // request sent → first response byte
   std::chrono::milliseconds idleTimeout{60000};       // longest silence between body bytes
   uint64_t maxBodyBytes = 64ull * 1024 * 1024;        // decoded bytes; beyond: kTooLarge
+  // libcurl's receive buffer per transfer (CURLOPT_BUFFERSIZE; curl's default is 16 KB, its
+  // minimum 1 KB). Backend events are ~120 bytes and a held stream keeps its buffer for its
+  // whole life, so a small one saves memory per stream; a burst just takes a few more reads.
+  long receiveBufferBytes = 4096;
 };
 
 struct Request {
