@@ -2,20 +2,24 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/container/static_vector.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cstdio>
 #include <deque>
 #include <list>
 #include <random>
@@ -42,6 +46,16 @@ std::string_view RequestInfo::header(std::string_view lowerName) const {
 namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+// Read sizes. A chat request is usually well under 2 KB, and Beast grows the buffer itself for
+// a bigger one. While a response streams the session only watches for the client leaving (and
+// keeps pipelined bytes), so that read is small: an open stream keeps its buffer for its life.
+constexpr size_t kIdleReadBytes = 2048;
+constexpr size_t kWatchReadBytes = 1024;
+// A buffer grown past this by a large request is given back before its response streams.
+constexpr size_t kKeptBufferBytes = 4096;
+// Queued writes sent in one gathered write (three buffers each: an iovec array of 48).
+constexpr size_t kGatherWrites = 16;
 
 std::string newRequestId(std::mt19937_64& rng) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -157,8 +171,9 @@ class Session : public std::enable_shared_from_this<Session> {
     closeSocket();
   }
 
-  // For ExchangeImpl.
+  // For ExchangeImpl. queueChunk sends `data` as one chunk of a chunked body.
   void queue(std::string bytes, bool last);
+  void queueChunk(std::string data);
   size_t pending() const { return pendingBytes_; }
 
  private:
@@ -168,6 +183,7 @@ class Session : public std::enable_shared_from_this<Session> {
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
   }
+  void startWriting();
   void writeNext();
   void startWatch();
   void wake() {
@@ -186,7 +202,16 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer signal_;
   std::string peer_;
   std::shared_ptr<ExchangeImpl> exchange_;
-  std::deque<std::string> writes_;
+  // Bytes waiting to be written. A chunk's size line and CRLF are kept beside its data and
+  // written with it as one buffer sequence: framing a streamed token copies nothing.
+  struct Pending {
+    std::string data;
+    std::array<char, 20> head{};  // "<hex size>\r\n" of a chunk
+    uint8_t headSize = 0;
+    bool chunk = false;  // "\r\n" follows data
+    size_t size() const { return headSize + data.size() + (chunk ? 2 : 0); }
+  };
+  std::deque<Pending> writes_;
   size_t pendingBytes_ = 0;
   bool writing_ = false;
   bool lastQueued_ = false;   // the exchange's final bytes are in writes_
@@ -382,14 +407,7 @@ void ExchangeImpl::startStream(int status, std::string_view contentType, const H
 
 void ExchangeImpl::write(std::string data) {
   if (!session_ || !streaming_ || finished_ || data.empty()) return;
-  char size[20];
-  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  std::string out;
-  out.reserve(n + data.size() + 2);
-  out.append(size, n);
-  out += data;
-  out += "\r\n";
-  session_->queue(std::move(out), false);
+  session_->queueChunk(std::move(data));
 }
 
 void ExchangeImpl::finish() {
@@ -453,7 +471,7 @@ asio::awaitable<void> Session::run() {
     if (buffer_.size() == 0) {
       idle_ = true;
       armDeadline(first ? limits.headerTimeout : limits.keepAliveTimeout);
-      auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(8192), kUseTuple);
+      auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kIdleReadBytes), kUseTuple);
       idle_ = false;
       if (ec || n == 0) break;
       buffer_.commit(n);
@@ -501,6 +519,7 @@ asio::awaitable<void> Session::run() {
     info.clientIp = peer_;
     for (const auto& field : req) info.headers.emplace_back(lower(field.name_string()), field.value());
     info.body = std::move(req.body());
+    if (buffer_.size() == 0 && buffer_.capacity() > kKeptBufferBytes) buffer_.shrink_to_fit();
     const bool keepAlive = req.keep_alive() && !stopping_ && !worker_.stopping();
 
     exchangeDone_ = false;
@@ -552,7 +571,7 @@ void Session::startWatch() {
   if (buffer_.size() >= worker_.limits().maxHeaderBytes) return;
   watching_ = true;
   socket_.async_read_some(
-      buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      buffer_.prepare(kWatchReadBytes), [self = shared_from_this()](beast::error_code ec, size_t n) {
         self->watching_ = false;
         if (!ec && n > 0) {
           self->buffer_.commit(n);
@@ -575,12 +594,36 @@ void Session::queue(std::string bytes, bool last) {
     return;
   }
   pendingBytes_ += bytes.size();
-  writes_.push_back(std::move(bytes));
+  writes_.push_back(Pending{std::move(bytes)});
   if (last) lastQueued_ = true;
-  if (!writing_) writeNext();
+  startWriting();
+}
+
+void Session::queueChunk(std::string data) {
+  if (broken_) return;
+  Pending chunk{std::move(data)};
+  chunk.chunk = true;
+  chunk.headSize = static_cast<uint8_t>(
+      std::snprintf(chunk.head.data(), chunk.head.size(), "%zx\r\n", chunk.data.size()));
+  pendingBytes_ += chunk.size();
+  writes_.push_back(std::move(chunk));
+  startWriting();
+}
+
+// The write starts once the current handler is done: one backend read often holds several
+// events, and their chunks then leave in one sendmsg instead of one each (the send was ~40% of
+// the gateway's CPU per streamed token, bench/results/2026-11-27-2.md).
+void Session::startWriting() {
+  if (writing_) return;
+  writing_ = true;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->writeNext(); });
 }
 
 void Session::writeNext() {
+  if (broken_) {
+    writes_.clear();
+    pendingBytes_ = 0;
+  }
   if (writes_.empty()) {
     writing_ = false;
     if (lastQueued_ || broken_) {
@@ -602,11 +645,23 @@ void Session::writeNext() {
     if (ec) return;
     if (auto self = weak.lock()) self->closeSocket();
   });
-  asio::async_write(socket_, asio::buffer(writes_.front()),
-                    [self = shared_from_this()](beast::error_code ec, size_t) {
+  // Everything queued (up to kGatherWrites) in one gathered write.
+  boost::container::static_vector<asio::const_buffer, 3 * kGatherWrites> buffers;
+  size_t count = 0;
+  for (const Pending& next : writes_) {
+    if (count == kGatherWrites) break;
+    ++count;
+    if (next.headSize != 0) buffers.push_back(asio::buffer(next.head.data(), next.headSize));
+    if (!next.data.empty()) buffers.push_back(asio::buffer(next.data));
+    if (next.chunk) buffers.push_back(asio::buffer("\r\n", 2));
+  }
+  asio::async_write(socket_, buffers,
+                    [self = shared_from_this(), count](beast::error_code ec, size_t) {
                       self->writeDeadline_.cancel();
-                      self->pendingBytes_ -= self->writes_.front().size();
-                      self->writes_.pop_front();
+                      for (size_t i = 0; i < count; ++i) {
+                        self->pendingBytes_ -= self->writes_.front().size();
+                        self->writes_.pop_front();
+                      }
                       if (ec) {
                         self->broken_ = true;
                         self->writes_.clear();
