@@ -242,7 +242,13 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
     reasoningText_ += pieces.reasoning;
     contentText_ += pieces.content;
     if (!request_.stream) return;
+    // One allocation for what follows: each chunk is ~190 bytes of JSON plus the model name
+    // and its text (longer only by the text's escapes).
+    const size_t chunks = (committed_ ? 0 : 1) + (pieces.reasoning.empty() ? 0 : 1) +
+                          (pieces.content.empty() ? 0 : 1);
     std::string out;
+    out.reserve(chunks * (192 + request_.model.size()) + pieces.reasoning.size() +
+                pieces.content.size());
     if (!committed_) {
       // The first text: from here on the client has bytes and no retry is possible.
       committed_ = true;
