@@ -7,16 +7,20 @@ namespace obs {
 void MetricsShard::count(std::string_view family, std::string_view labels, uint64_t n) {
   std::lock_guard lock(mutex_);
   auto fam = counters_.find(family);
-  if (fam == counters_.end()) fam = counters_.emplace(std::string(family), std::map<std::string, uint64_t>{}).first;
-  fam->second[std::string(labels)] += n;
+  if (fam == counters_.end()) fam = counters_.emplace(std::string(family), decltype(fam->second){}).first;
+  auto series = fam->second.find(labels);
+  if (series == fam->second.end()) series = fam->second.emplace(std::string(labels), 0).first;
+  series->second += n;
 }
 
 void MetricsShard::observe(std::string_view family, std::string_view labels, double seconds) {
   std::lock_guard lock(mutex_);
   auto fam = histograms_.find(family);
   if (fam == histograms_.end())
-    fam = histograms_.emplace(std::string(family), std::map<std::string, Histogram>{}).first;
-  Histogram& h = fam->second[std::string(labels)];
+    fam = histograms_.emplace(std::string(family), decltype(fam->second){}).first;
+  auto series = fam->second.find(labels);
+  if (series == fam->second.end()) series = fam->second.emplace(std::string(labels), Histogram{}).first;
+  Histogram& h = series->second;
   for (size_t i = 0; i < std::size(kDurationBuckets); ++i)
     if (seconds <= kDurationBuckets[i]) ++h.buckets[i];
   ++h.count;

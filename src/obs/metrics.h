@@ -33,8 +33,10 @@ class MetricsShard {
     double sum = 0;
   };
   std::mutex mutex_;
-  std::map<std::string, std::map<std::string, uint64_t>, std::less<>> counters_;
-  std::map<std::string, std::map<std::string, Histogram>, std::less<>> histograms_;
+  // std::less<>: a series that exists is found by its string_view, without building a string
+  // (count/observe run several times per request).
+  std::map<std::string, std::map<std::string, uint64_t, std::less<>>, std::less<>> counters_;
+  std::map<std::string, std::map<std::string, Histogram, std::less<>>, std::less<>> histograms_;
 };
 
 class Metrics {
