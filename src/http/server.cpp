@@ -51,9 +51,10 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // a bigger one. While a response streams the session only watches for the client leaving (and
 // keeps pipelined bytes), so that read is small: an open stream keeps its buffer for its life.
 constexpr size_t kIdleReadBytes = 2048;
-constexpr size_t kWatchReadBytes = 1024;
-// A buffer grown past this by a large request is given back before its response streams.
-constexpr size_t kKeptBufferBytes = 4096;
+constexpr size_t kWatchReadBytes = 512;
+// A buffer bigger than the watch read needs is given back before the response streams (a
+// malloc per request, against 2 KB kept by every open stream).
+constexpr size_t kKeptBufferBytes = kWatchReadBytes;
 // Queued writes sent in one gathered write (three buffers each: an iovec array of 48).
 constexpr size_t kGatherWrites = 16;
 

@@ -252,6 +252,8 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
     if (!committed_) {
       // The first text: from here on the client has bytes and no retry is possible.
       committed_ = true;
+      // No other account will be tried now: the backend body is not needed any more.
+      body_ = std::string();
       ++relay_.activeStreams_;
       sink_->startStream();
       encoder_.appendRole(out);

@@ -27,7 +27,7 @@ struct Options {
   // libcurl's receive buffer per transfer (CURLOPT_BUFFERSIZE; curl's default is 16 KB, its
   // minimum 1 KB). Backend events are ~120 bytes and a held stream keeps its buffer for its
   // whole life, so a small one saves memory per stream; a burst just takes a few more reads.
-  long receiveBufferBytes = 4096;
+  long receiveBufferBytes = 2048;
 };
 
 struct Request {
