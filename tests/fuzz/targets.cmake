@@ -4,6 +4,7 @@
 set(QODO_FUZZ_TARGETS
   chat_request:q_api
   events:q_qodo
+  event_parser:q_qodo
   failure:q_qodo
   chinese_transform:q_qodo
   chat_body:q_qodo
