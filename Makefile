@@ -2,7 +2,7 @@
 PRESET ?= release
 BUILD_DIR := $(if $(filter release,$(PRESET)),build,build-$(PRESET))
 
-.PHONY: all deps configure build run test check demo clean fuzz test-sanitize soak bench
+.PHONY: all deps configure build run test check demo clean fuzz test-sanitize test-asan test-tsan soak bench
 
 all: build
 
@@ -45,17 +45,22 @@ fuzz:
 # The whole suite under ASan+UBSan (build-asan/), then the threaded rooms' unit tests and the
 # integration tests under TSan (build-tsan/). A TSan report fails the run.
 TSAN_UNITS := $(basename $(notdir $(wildcard $(foreach r,accounts relay upstream,tests/unit/$(r)_*_test.cpp))))
-test-sanitize: deps
+test-sanitize: test-asan test-tsan
+
+test-asan: deps
 	@scripts/test-deps
 	@cmake --preset asan >/dev/null
 	cmake --build --preset asan
 	ctest --preset asan
+
+test-tsan: deps
+	@scripts/test-deps
 	@cmake --preset tsan >/dev/null
 	cmake --build --preset tsan --target qodo2api qodo-emulator $(TSAN_UNITS)
 	@rm -f build-tsan/tsan-report.*
 	ctest --preset tsan
 	@if ls build-tsan/tsan-report.* >/dev/null 2>&1; then \
-	  echo "test-sanitize: ThreadSanitizer reports in build-tsan/tsan-report.*"; exit 1; fi
+	  echo "test-tsan: ThreadSanitizer reports in build-tsan/tsan-report.*"; exit 1; fi
 
 clean:
 	rm -rf build build-dev build-asan build-tsan build-fuzz
