@@ -2,13 +2,14 @@
 // the Chinese work-around on or off): the body is valid JSON in valid UTF-8 with the fields
 // the backend reads, and, for valid UTF-8 text, chat_input and previous_messages carry the
 // conversation exactly (URL-encoded when the work-around applied).
+#include "qodo/chat_body.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "api/chat_request.h"
 #include "fuzz_check.h"
-#include "qodo/chat_body.h"
 #include "qodo/chinese_transform.h"
 #include "qodo/conversation.h"
 

@@ -1,9 +1,10 @@
 // api::parseChatRequest on any body: never crashes; the result is either a request that keeps
 // every promise of ChatRequest, or an ApiError whose body is valid JSON with the OpenAI shape.
+#include "api/chat_request.h"
+
 #include <cstdint>
 #include <string_view>
 
-#include "api/chat_request.h"
 #include "fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

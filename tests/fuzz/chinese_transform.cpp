@@ -2,13 +2,14 @@
 // conversation: the encoding uses only its documented characters and decodes back to the
 // exact bytes; the transform keeps every turn's role and order, encodes every text, leaves no
 // CJK text behind and adds exactly the instruction and the two confirmation turns.
+#include "qodo/chinese_transform.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "fuzz_check.h"
-#include "qodo/chinese_transform.h"
 
 namespace {
 

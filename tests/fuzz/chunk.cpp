@@ -85,8 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const std::optional<std::string_view> reasoningField =
       withReasoning ? std::optional<std::string_view>(reasoning) : std::nullopt;
-  const auto completion = fuzz::parseJson(
-      api::completionJson(id, created, model, rest, reasoningField, {1, 2}));
+  const auto completion =
+      fuzz::parseJson(api::completionJson(id, created, model, rest, reasoningField, {1, 2}));
   FUZZ_CHECK(completion && completion->is_object());
   const auto& msg = completion->at("choices").as_array().at(0).at("message");
   if (fuzz::validUtf8(rest)) FUZZ_CHECK(msg.at("content").as_string() == rest);

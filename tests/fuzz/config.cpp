@@ -1,11 +1,12 @@
 // config::parseDotenv + config::load on any .env text: never crashes; a failure is one line
 // that starts with the name of a documented variable; a success keeps every documented range.
+#include "config/config.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "config/config.h"
 #include "fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -2,12 +2,13 @@
 // when it is sure, and then exactly what the Boost.JSON path (parseWithDom, the reference)
 // answers; parse() gives the scanner's answer or the reference's. The line is its own heap
 // copy, so ASan sees any text that points outside it.
+#include "qodo/event_parser.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "fuzz_check.h"
-#include "qodo/event_parser.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static qodo::EventParser parser;  // reused, as the relay reuses one per stream

@@ -81,8 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       got.lines.emplace_back(next.line);
       const qodo::Event event = parser.parse(next.line);
       FUZZ_CHECK(event.kind == qodo::EventKind::kText || event.kind == qodo::EventKind::kError ||
-                 event.kind == qodo::EventKind::kOther ||
-                 event.kind == qodo::EventKind::kNotJson);
+                 event.kind == qodo::EventKind::kOther || event.kind == qodo::EventKind::kNotJson);
       if (event.kind == qodo::EventKind::kNotJson) FUZZ_CHECK(event.text.empty());
       // The event parser accepts only objects: a line that is not '{'-led JSON is kNotJson.
       if (next.line.front() != '{') FUZZ_CHECK(event.kind == qodo::EventKind::kNotJson);

@@ -1,11 +1,12 @@
 // qodo::classifyFailure on any status and body: never crashes, and keeps the precedence of
 // SPEC.md §4's failure table (the usage and Chinese phrases first, then the status).
+#include "qodo/failure.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "fuzz_check.h"
-#include "qodo/failure.h"
 
 using qodo::Failure;
 

@@ -1,6 +1,8 @@
 // tokenizer::encode / countTokens on any bytes, for both encodings: no crash, the count is the
 // number of ids, every id is a token of the table, and decoding the ids through the rank table
 // gives back the text exactly (after ill-formed UTF-8 became U+FFFD, as tokenizer.h says).
+#include "tokenizer/tokenizer.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -8,7 +10,6 @@
 #include "fuzz_check.h"
 #include "tokenizer/rank_data.h"
 #include "tokenizer/rank_table.h"
-#include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
 
 using tokenizer::Encoding;
