@@ -2,6 +2,9 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -10,10 +13,6 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 
 #include "accounts/merge.h"
 #include "accounts/metrics.h"
@@ -95,10 +94,10 @@ void describeMetrics(obs::Metrics& metrics) {
   metrics.describe("qodo2api_http_request_duration_seconds", "histogram",
                    "Time from request read to response complete, by route");
   metrics.describe("qodo2api_active_streams", "gauge", "Streamed chat answers in progress");
-  metrics.describe("qodo2api_upstream_attempts_total", "counter",
-                   "Backend chat calls by outcome");
+  metrics.describe("qodo2api_upstream_attempts_total", "counter", "Backend chat calls by outcome");
   metrics.describe("qodo2api_tokens_total", "counter", "Tokens counted, by direction (in, out)");
-  metrics.describe("qodo2api_token_refreshes_total", "counter", "Account token exchanges by result");
+  metrics.describe("qodo2api_token_refreshes_total", "counter",
+                   "Account token exchanges by result");
   metrics.describe("qodo2api_accounts", "gauge", "Accounts by state");
 }
 
@@ -167,8 +166,8 @@ int main(int argc, char** argv) {
     std::cerr << "qodo2api: " << error << "\n";
     return 1;
   }
-  accounts::TokenRefresher refresher(control, pool, persister,
-                                     accounts::firebaseExchanger(controlClient, cfg.firebaseTokenUrl));
+  accounts::TokenRefresher refresher(
+      control, pool, persister, accounts::firebaseExchanger(controlClient, cfg.firebaseTokenUrl));
   accounts::registerMetrics(metrics, pool, refresher);
   std::thread controlThread([&control] {
     auto guard = boost::asio::make_work_guard(control);
@@ -178,7 +177,8 @@ int main(int argc, char** argv) {
   // Give the first exchanges a moment so the first requests find usable accounts; a slow or
   // dead token endpoint delays listening by at most this, never a request.
   if (!refresher.waitForInitial(std::chrono::steady_clock::now() + std::chrono::seconds(5)))
-    spdlog::warn("token exchanges still running after 5 s; serving with the accounts that are ready");
+    spdlog::warn(
+        "token exchanges still running after 5 s; serving with the accounts that are ready");
   http::RateLimiter rateLimiter(cfg.requestRateLimit, std::chrono::steady_clock::now());
   http::IpBlockList blockList(cfg.ipBlackList);
   http::ApiKeyAuth apiAuth(cfg.apiSecrets);
@@ -194,8 +194,8 @@ int main(int argc, char** argv) {
   services.readyInfo = [&pool] {
     const auto c = pool.counts(accounts::Clock::now());
     return "\"accounts\":{\"usable\":" + std::to_string(c.usable) +
-           ",\"active\":" + std::to_string(c.active) + ",\"cooling\":" +
-           std::to_string(c.cooling) + ",\"exhausted\":" + std::to_string(c.exhausted) +
+           ",\"active\":" + std::to_string(c.active) + ",\"cooling\":" + std::to_string(c.cooling) +
+           ",\"exhausted\":" + std::to_string(c.exhausted) +
            ",\"invalid\":" + std::to_string(c.invalid) + "}";
   };
 
@@ -204,12 +204,12 @@ int main(int argc, char** argv) {
   limits.headerTimeout = std::chrono::seconds(cfg.headerTimeoutSeconds);
   limits.keepAliveTimeout = std::chrono::seconds(cfg.keepAliveTimeoutSeconds);
 
-  http::Server server(cfg.port, static_cast<size_t>(cfg.workers), limits, metrics,
-                      [&](size_t worker, boost::asio::io_context& io) -> std::unique_ptr<http::Handler> {
-                        return std::make_unique<WorkerHandler>(io, cfg, services, pool,
-                                                               metrics.shard(worker),
-                                                               metrics.activeStreams());
-                      });
+  http::Server server(
+      cfg.port, static_cast<size_t>(cfg.workers), limits, metrics,
+      [&](size_t worker, boost::asio::io_context& io) -> std::unique_ptr<http::Handler> {
+        return std::make_unique<WorkerHandler>(io, cfg, services, pool, metrics.shard(worker),
+                                               metrics.activeStreams());
+      });
   try {
     server.start();
   } catch (const std::exception& e) {

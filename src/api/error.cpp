@@ -44,7 +44,10 @@ ApiError rateLimited(int retryAfterSeconds) {
   return {429,
           "Rate limit reached for your IP address; retry in " + std::to_string(retryAfterSeconds) +
               " s.",
-          "rate_limit_error", std::nullopt, "rate_limit_exceeded", retryAfterSeconds};
+          "rate_limit_error",
+          std::nullopt,
+          "rate_limit_exceeded",
+          retryAfterSeconds};
 }
 
 ApiError badGateway(std::string message) {

@@ -11,10 +11,10 @@ namespace api {
 struct ApiError {
   int status = 500;
   std::string message;
-  std::string type;                 // e.g. invalid_request_error
-  std::optional<std::string> param; // null when absent
-  std::optional<std::string> code;  // null when absent
-  int retryAfterSeconds = 0;        // 429: sent as Retry-After
+  std::string type;                  // e.g. invalid_request_error
+  std::optional<std::string> param;  // null when absent
+  std::optional<std::string> code;   // null when absent
+  int retryAfterSeconds = 0;         // 429: sent as Retry-After
 
   std::string json() const;  // the body
 };

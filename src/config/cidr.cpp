@@ -53,7 +53,8 @@ std::optional<std::string> canonicalAddress(std::string_view text) {
   auto address = boost::asio::ip::make_address(std::string(text), ec);
   if (ec) return std::nullopt;
   if (address.is_v6() && address.to_v6().is_v4_mapped())
-    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()).to_string();
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6())
+        .to_string();
   return address.to_string();
 }
 

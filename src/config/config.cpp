@@ -11,7 +11,8 @@ namespace {
 std::string trim(std::string_view s) {
   size_t b = 0, e = s.size();
   while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r' || s[b] == '\n')) ++b;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r' || s[e - 1] == '\n')) --e;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r' || s[e - 1] == '\n'))
+    --e;
   return std::string(s.substr(b, e - b));
 }
 
@@ -63,9 +64,12 @@ class Loader {
     if (!v) return;
     std::string s;
     for (char c : *v) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (s == "true" || s == "1" || s == "yes" || s == "on") out = true;
-    else if (s == "false" || s == "0" || s == "no" || s == "off") out = false;
-    else fail(name, "must be true or false, got '" + *v + "'");
+    if (s == "true" || s == "1" || s == "yes" || s == "on")
+      out = true;
+    else if (s == "false" || s == "0" || s == "no" || s == "off")
+      out = false;
+    else
+      fail(name, "must be true or false, got '" + *v + "'");
   }
 
   void string(std::string_view name, std::string& out) {
@@ -159,8 +163,9 @@ LoadResult load(const Env& env, int cores) {
 
   if (auto v = l.raw("PROXY_URL")) {
     auto url = boost::urls::parse_absolute_uri(*v);
-    const bool ok = url && (url->scheme() == "http" || url->scheme() == "https" ||
-                            url->scheme() == "socks5" || url->scheme() == "socks5h") &&
+    const bool ok = url &&
+                    (url->scheme() == "http" || url->scheme() == "https" ||
+                     url->scheme() == "socks5" || url->scheme() == "socks5h") &&
                     !url->host().empty();
     if (!ok)
       l.fail("PROXY_URL", "must be an http://, https://, socks5:// or socks5h:// URL with a host");
@@ -209,10 +214,14 @@ LoadResult load(const Env& env, int cores) {
   l.integer("HEADER_TIMEOUT_SECONDS", c.headerTimeoutSeconds, 1, 3600);
   l.integer("KEEP_ALIVE_TIMEOUT_SECONDS", c.keepAliveTimeoutSeconds, 1, 86400);
   if (auto v = l.raw("ACCOUNT_STRATEGY")) {
-    if (*v == "random") c.accountStrategy = AccountStrategy::kRandom;
-    else if (*v == "round_robin") c.accountStrategy = AccountStrategy::kRoundRobin;
-    else if (*v == "least_busy") c.accountStrategy = AccountStrategy::kLeastBusy;
-    else l.fail("ACCOUNT_STRATEGY", "must be random, round_robin or least_busy, got '" + *v + "'");
+    if (*v == "random")
+      c.accountStrategy = AccountStrategy::kRandom;
+    else if (*v == "round_robin")
+      c.accountStrategy = AccountStrategy::kRoundRobin;
+    else if (*v == "least_busy")
+      c.accountStrategy = AccountStrategy::kLeastBusy;
+    else
+      l.fail("ACCOUNT_STRATEGY", "must be random, round_robin or least_busy, got '" + *v + "'");
   }
   l.integer("UPSTREAM_CONNECT_TIMEOUT_SECONDS", c.upstreamConnectTimeoutSeconds, 1, 3600);
   l.integer("UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS", c.upstreamFirstByteTimeoutSeconds, 1, 3600);
@@ -266,7 +275,8 @@ std::string helpText() {
     std::string line = "  " + std::string(v.name);
     line.resize(std::max<size_t>(line.size() + 1, 38), ' ');
     line += std::string(v.meaning);
-    line += v.defaultValue.empty() ? " (default: empty)" : " (default: " + std::string(v.defaultValue) + ")";
+    line += v.defaultValue.empty() ? " (default: empty)"
+                                   : " (default: " + std::string(v.defaultValue) + ")";
     out += line + "\n";
   }
   return out;

@@ -22,19 +22,19 @@ enum class AccountStrategy { kRandom, kRoundRobin, kLeastBusy };
 
 struct Config {
   uint16_t port = 10022;
-  std::vector<AccountSpec> accounts;        // QD_COOKIE
-  std::vector<std::string> apiSecrets;      // API_SECRET; empty: no client auth
+  std::vector<AccountSpec> accounts;    // QD_COOKIE
+  std::vector<std::string> apiSecrets;  // API_SECRET; empty: no client auth
   bool chineseChatEnabled = true;
   bool debug = false;
-  std::string proxyUrl;                     // empty: direct
-  int requestRateLimit = 60;                // per client IP per 60 s; 0: unlimited
-  std::string routePrefix;                  // "" or "/segment[/segment…]"
-  int rateLimitCookieLockDuration = 600;    // seconds
-  std::vector<std::string> ipBlackList;     // canonical address text
+  std::string proxyUrl;                   // empty: direct
+  int requestRateLimit = 60;              // per client IP per 60 s; 0: unlimited
+  std::string routePrefix;                // "" or "/segment[/segment…]"
+  int rateLimitCookieLockDuration = 600;  // seconds
+  std::vector<std::string> ipBlackList;   // canonical address text
   std::string qodoApiBase = "https://api.gen.qodo.ai";
   std::string firebaseTokenUrl = "https://securetoken.googleapis.com/v1/token";
   std::string dataDir = "./data";
-  std::string adminSecret;                  // empty: admin API disabled
+  std::string adminSecret;  // empty: admin API disabled
   bool reasoningHide = false;
   std::vector<Cidr> trustedProxies;
   int workers = 1;

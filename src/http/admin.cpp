@@ -23,7 +23,8 @@ boost::json::object viewJson(const accounts::AccountView& a) {
   o["key"] = a.key;
   o["state"] = a.state;
   o["cooldown_until"] = optionalInt(a.cooldownUntil);
-  o["last_error"] = a.lastError.empty() ? boost::json::value(nullptr) : boost::json::value(a.lastError);
+  o["last_error"] =
+      a.lastError.empty() ? boost::json::value(nullptr) : boost::json::value(a.lastError);
   o["requests"] = a.requests;
   o["failures"] = a.failures;
   o["last_used"] = optionalInt(a.lastUsed);
@@ -53,8 +54,9 @@ void AdminApi::add(const std::shared_ptr<Exchange>& exchange) {
     if (auto* v = body.as_object().if_contains("cookie")) cookie = v->if_string();
   }
   if (!cookie)
-    return respondError(*exchange, adminError(400, R"(The body must be {"cookie":"apiKey=refreshToken"}.)",
-                                              "invalid_body"));
+    return respondError(
+        *exchange,
+        adminError(400, R"(The body must be {"cookie":"apiKey=refreshToken"}.)", "invalid_body"));
   std::string_view text(*cookie);
   auto trim = [](std::string_view s) {
     while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
@@ -68,8 +70,8 @@ void AdminApi::add(const std::shared_ptr<Exchange>& exchange) {
     spec.refreshToken = trim(text.substr(eq + 1));
   }
   if (spec.apiKey.empty() || spec.refreshToken.empty())
-    return respondError(*exchange,
-                        adminError(400, "The cookie must be apiKey=refreshToken.", "invalid_cookie"));
+    return respondError(
+        *exchange, adminError(400, "The cookie must be apiKey=refreshToken.", "invalid_cookie"));
 
   const std::string masked = obs::maskSecret(spec.refreshToken);
   auto& io = io_;
@@ -84,15 +86,18 @@ void AdminApi::add(const std::shared_ptr<Exchange>& exchange) {
           return;
         }
         case AddError::kInvalidToken:
-          return respondError(*exchange, adminError(400, "The refresh token was rejected: " + result.message,
-                                                    "invalid_refresh_token"));
+          return respondError(*exchange,
+                              adminError(400, "The refresh token was rejected: " + result.message,
+                                         "invalid_refresh_token"));
         case AddError::kDuplicate:
           return respondError(*exchange, adminError(409, "That account is already in the pool.",
                                                     "duplicate_account"));
         case AddError::kExchangeFailed:
-          return respondError(*exchange, api::badGateway("The token exchange failed: " + result.message));
+          return respondError(*exchange,
+                              api::badGateway("The token exchange failed: " + result.message));
         case AddError::kStorage:
-          return respondError(*exchange, api::internalError("The account could not be stored: " + result.message));
+          return respondError(
+              *exchange, api::internalError("The account could not be stored: " + result.message));
         case AddError::kUnavailable:
           return respondError(*exchange, api::noAccount("Accounts cannot be added right now."));
       }

@@ -19,11 +19,11 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct RequestInfo {
   std::string method;
-  std::string target;                 // as sent: path and query
+  std::string target;  // as sent: path and query
   std::string body;
-  std::string clientIp;               // after TRUSTED_PROXIES
-  std::string requestId;              // also sent as X-Request-Id
-  Headers headers;                    // lower-case names
+  std::string clientIp;   // after TRUSTED_PROXIES
+  std::string requestId;  // also sent as X-Request-Id
+  Headers headers;        // lower-case names
   std::chrono::steady_clock::time_point started;
 
   std::string_view header(std::string_view lowerName) const;
@@ -51,8 +51,7 @@ class Exchange {
                        const Headers& extra = {}) = 0;
 
   // A streamed response (chunked transfer encoding).
-  virtual void startStream(int status, std::string_view contentType,
-                           const Headers& extra = {}) = 0;
+  virtual void startStream(int status, std::string_view contentType, const Headers& extra = {}) = 0;
   virtual void write(std::string data) = 0;
   virtual void finish() = 0;
 

@@ -4,12 +4,16 @@
 
 namespace http {
 
-void ExchangeSink::respondError(const api::ApiError& error) { http::respondError(*exchange_, error); }
+void ExchangeSink::respondError(const api::ApiError& error) {
+  http::respondError(*exchange_, error);
+}
 
 void ExchangeSink::respondJson(std::string body) {
   exchange_->respond(200, "application/json", std::move(body));
 }
 
-void ExchangeSink::startStream() { exchange_->startStream(200, "text/event-stream; charset=utf-8"); }
+void ExchangeSink::startStream() {
+  exchange_->startStream(200, "text/event-stream; charset=utf-8");
+}
 
 }  // namespace http

@@ -70,7 +70,8 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
                           r.id == RouteId::kAdminAccountEnable;
   if (adminRoute) {
     // With no ADMIN_SECRET the admin API does not exist.
-    if (!adminAuth_.enabled()) return respondError(ex, api::notFound(req.method, pathOf(req.target)));
+    if (!adminAuth_.enabled())
+      return respondError(ex, api::notFound(req.method, pathOf(req.target)));
     if (!adminAuth_.allows(req.header("authorization")))
       return respondError(ex, api::ApiError{401, "Invalid admin key.", "invalid_request_error",
                                             std::nullopt, "invalid_api_key"});

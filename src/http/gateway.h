@@ -32,9 +32,9 @@ struct GatewayServices {
 };
 
 struct GatewayRoutes {
-  RouteService chat;          // POST /v1/chat/completions
-  RouteService adminList;     // GET /admin/accounts
-  RouteService adminAdd;      // POST /admin/accounts
+  RouteService chat;       // POST /v1/chat/completions
+  RouteService adminList;  // GET /admin/accounts
+  RouteService adminAdd;   // POST /admin/accounts
   std::function<void(const std::shared_ptr<Exchange>&, int64_t id)> adminDelete;
   std::function<void(const std::shared_ptr<Exchange>&, int64_t id)> adminEnable;
 };
@@ -49,6 +49,5 @@ class Gateway final : public Handler {
   GatewayRoutes routes_;
   ApiKeyAuth adminAuth_;
 };
-
 
 }  // namespace http

@@ -22,8 +22,7 @@ bool methodIn(std::string_view method, std::string_view methods) {
   return false;
 }
 
-Route match(std::string_view method, std::string_view methods, RouteId id,
-            std::string_view label) {
+Route match(std::string_view method, std::string_view methods, RouteId id, std::string_view label) {
   if (methodIn(method, methods)) return {id, 0, "", label};
   std::string allow;
   for (char c : methods) allow += c == ',' ? std::string(", ") : std::string(1, c);
@@ -32,9 +31,7 @@ Route match(std::string_view method, std::string_view methods, RouteId id,
 
 }  // namespace
 
-std::string_view pathOf(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
+std::string_view pathOf(std::string_view target) { return target.substr(0, target.find('?')); }
 
 Route route(std::string_view method, std::string_view target, std::string_view prefix) {
   std::string_view path = pathOf(target);
@@ -66,10 +63,12 @@ Route route(std::string_view method, std::string_view target, std::string_view p
     if (ec != std::errc() || end != idText.data() + idText.size() || id <= 0)
       return {RouteId::kNotFound, 0, "", "other"};
     Route r;
-    if (tail.empty()) r = match(method, "DELETE", RouteId::kAdminAccount, "/admin/accounts/{id}");
+    if (tail.empty())
+      r = match(method, "DELETE", RouteId::kAdminAccount, "/admin/accounts/{id}");
     else if (tail == "/enable")
       r = match(method, "POST", RouteId::kAdminAccountEnable, "/admin/accounts/{id}/enable");
-    else return {RouteId::kNotFound, 0, "", "other"};
+    else
+      return {RouteId::kNotFound, 0, "", "other"};
     r.accountId = id;
     return r;
   }

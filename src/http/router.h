@@ -23,9 +23,9 @@ enum class RouteId {
 
 struct Route {
   RouteId id = RouteId::kNotFound;
-  int64_t accountId = 0;     // admin routes with {id}
-  std::string allow;         // kMethodNotAllowed: the methods the path accepts
-  std::string_view label;    // metrics label: the route template, never the raw path
+  int64_t accountId = 0;   // admin routes with {id}
+  std::string allow;       // kMethodNotAllowed: the methods the path accepts
+  std::string_view label;  // metrics label: the route template, never the raw path
 };
 
 Route route(std::string_view method, std::string_view target, std::string_view prefix);

@@ -14,11 +14,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/container/static_vector.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/container/static_vector.hpp>
 #include <cstdio>
 #include <deque>
 #include <list>
@@ -215,8 +215,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::deque<Pending> writes_;
   size_t pendingBytes_ = 0;
   bool writing_ = false;
-  bool lastQueued_ = false;   // the exchange's final bytes are in writes_
-  bool exchangeDone_ = false; // final bytes written (or the socket failed)
+  bool lastQueued_ = false;    // the exchange's final bytes are in writes_
+  bool exchangeDone_ = false;  // final bytes written (or the socket failed)
   bool watching_ = false;
   bool waiting_ = false;
   bool idle_ = false;
@@ -496,13 +496,14 @@ asio::awaitable<void> Session::run() {
                  targetTooLong(parser.get().target(), buffer_, limits.maxTargetBytes)) {
         co_await sendErrorAndClose(uriTooLong(limits.maxTargetBytes));
       } else if (ec == beast::http::error::header_limit) {
-        api::ApiError e{431, "Request headers are larger than the limit of " +
-                                 std::to_string(limits.maxHeaderBytes) + " bytes.",
+        api::ApiError e{431,
+                        "Request headers are larger than the limit of " +
+                            std::to_string(limits.maxHeaderBytes) + " bytes.",
                         "invalid_request_error", std::nullopt, "headers_too_large"};
         co_await sendErrorAndClose(e);
       } else {
-        co_await sendErrorAndClose(
-            api::badRequest("Malformed HTTP request: " + ec.message(), std::nullopt, "bad_request"));
+        co_await sendErrorAndClose(api::badRequest("Malformed HTTP request: " + ec.message(),
+                                                   std::nullopt, "bad_request"));
       }
       break;
     }
@@ -518,7 +519,8 @@ asio::awaitable<void> Session::run() {
     info.started = std::chrono::steady_clock::now();
     info.requestId = newRequestId(worker_.rng());
     info.clientIp = peer_;
-    for (const auto& field : req) info.headers.emplace_back(lower(field.name_string()), field.value());
+    for (const auto& field : req)
+      info.headers.emplace_back(lower(field.name_string()), field.value());
     info.body = std::move(req.body());
     if (buffer_.size() == 0 && buffer_.capacity() > kKeptBufferBytes) buffer_.shrink_to_fit();
     const bool keepAlive = req.keep_alive() && !stopping_ && !worker_.stopping();
@@ -554,7 +556,8 @@ asio::awaitable<void> Session::sendErrorAndClose(const api::ApiError& error) {
   std::string out;
   std::string body = error.json();
   statusLine(out, error.status);
-  out += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  out +=
+      "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   commonHeaders(out, "-", false);
   out += "\r\n" + body;
   armDeadline(5s);
@@ -571,19 +574,19 @@ void Session::startWatch() {
   if (watching_ || broken_) return;
   if (buffer_.size() >= worker_.limits().maxHeaderBytes) return;
   watching_ = true;
-  socket_.async_read_some(
-      buffer_.prepare(kWatchReadBytes), [self = shared_from_this()](beast::error_code ec, size_t n) {
-        self->watching_ = false;
-        if (!ec && n > 0) {
-          self->buffer_.commit(n);
-          if (!self->exchangeDone_) self->startWatch();
-        } else if (!self->exchangeDone_ || ec != asio::error::operation_aborted) {
-          self->broken_ = true;
-          if (self->exchange_) self->exchange_->markGone();
-          if (!self->writing_) self->exchangeDone_ = true;
-        }
-        self->wake();
-      });
+  socket_.async_read_some(buffer_.prepare(kWatchReadBytes), [self = shared_from_this()](
+                                                                beast::error_code ec, size_t n) {
+    self->watching_ = false;
+    if (!ec && n > 0) {
+      self->buffer_.commit(n);
+      if (!self->exchangeDone_) self->startWatch();
+    } else if (!self->exchangeDone_ || ec != asio::error::operation_aborted) {
+      self->broken_ = true;
+      if (self->exchange_) self->exchange_->markGone();
+      if (!self->writing_) self->exchangeDone_ = true;
+    }
+    self->wake();
+  });
 }
 
 void Session::queue(std::string bytes, bool last) {

@@ -24,7 +24,8 @@ void initLogging(const LogOptions& options) {
     std::filesystem::create_directories(options.dir, ec);
     if (ec) {
       ::umask(old);
-      throw std::runtime_error("DATA_DIR: cannot create log directory " + options.dir + ": " + ec.message());
+      throw std::runtime_error("DATA_DIR: cannot create log directory " + options.dir + ": " +
+                               ec.message());
     }
     ::chmod(options.dir.c_str(), 0700);
     try {

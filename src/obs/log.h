@@ -7,8 +7,8 @@
 namespace obs {
 
 struct LogOptions {
-  std::string dir;      // empty: stdout only
-  bool debug = false;   // DEBUG=true: debug level (bodies, upstream events)
+  std::string dir;     // empty: stdout only
+  bool debug = false;  // DEBUG=true: debug level (bodies, upstream events)
 };
 
 // Throws std::runtime_error when the log directory cannot be created or opened.

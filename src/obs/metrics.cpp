@@ -7,7 +7,8 @@ namespace obs {
 void MetricsShard::count(std::string_view family, std::string_view labels, uint64_t n) {
   std::lock_guard lock(mutex_);
   auto fam = counters_.find(family);
-  if (fam == counters_.end()) fam = counters_.emplace(std::string(family), decltype(fam->second){}).first;
+  if (fam == counters_.end())
+    fam = counters_.emplace(std::string(family), decltype(fam->second){}).first;
   auto series = fam->second.find(labels);
   if (series == fam->second.end()) series = fam->second.emplace(std::string(labels), 0).first;
   series->second += n;
@@ -19,7 +20,8 @@ void MetricsShard::observe(std::string_view family, std::string_view labels, dou
   if (fam == histograms_.end())
     fam = histograms_.emplace(std::string(family), decltype(fam->second){}).first;
   auto series = fam->second.find(labels);
-  if (series == fam->second.end()) series = fam->second.emplace(std::string(labels), Histogram{}).first;
+  if (series == fam->second.end())
+    series = fam->second.emplace(std::string(labels), Histogram{}).first;
   Histogram& h = series->second;
   for (size_t i = 0; i < std::size(kDurationBuckets); ++i)
     if (seconds <= kDurationBuckets[i]) ++h.buckets[i];
@@ -106,10 +108,14 @@ std::string escapeLabel(std::string_view value) {
   std::string out;
   out.reserve(value.size());
   for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }

@@ -16,8 +16,8 @@
 namespace obs {
 
 // Upper bounds in seconds of the request duration histogram.
-inline constexpr double kDurationBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                              0.5,   1,    2.5,   5,    10,  30, 60, 120};
+inline constexpr double kDurationBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                              1,     2.5,  5,     10,   30,  60,   120};
 
 class MetricsShard {
  public:

@@ -8,8 +8,8 @@ namespace obs {
 namespace {
 
 constexpr std::array<std::string_view, 11> kSecretFields = {
-    "refresh_token", "refreshToken", "access_token", "accessToken", "id_token",
-    "idToken",       "authorization", "cookie",      "api_key",     "apiKey", "QD_COOKIE"};
+    "refresh_token", "refreshToken", "access_token", "accessToken", "id_token", "idToken",
+    "authorization", "cookie",       "api_key",      "apiKey",      "QD_COOKIE"};
 
 bool ieq(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {

@@ -116,8 +116,10 @@ class Scanner {
         continue;
       }
       const char* from = p_;
-      if (c < 0x80) ++p_;
-      else if (!utf8()) return false;
+      if (c < 0x80)
+        ++p_;
+      else if (!utf8())
+        return false;
       if (out != nullptr && escaped) scratch_.append(from, p_);
     }
     if (out != nullptr)
@@ -134,24 +136,44 @@ class Scanner {
     p_ += 2;
     char plain = 0;
     switch (e) {
-      case '"': plain = '"'; break;
-      case '\\': plain = '\\'; break;
-      case '/': plain = '/'; break;
-      case 'b': plain = '\b'; break;
-      case 'f': plain = '\f'; break;
-      case 'n': plain = '\n'; break;
-      case 'r': plain = '\r'; break;
-      case 't': plain = '\t'; break;
+      case '"':
+        plain = '"';
+        break;
+      case '\\':
+        plain = '\\';
+        break;
+      case '/':
+        plain = '/';
+        break;
+      case 'b':
+        plain = '\b';
+        break;
+      case 'f':
+        plain = '\f';
+        break;
+      case 'n':
+        plain = '\n';
+        break;
+      case 'r':
+        plain = '\r';
+        break;
+      case 't':
+        plain = '\t';
+        break;
       case 'u': {
         if (end_ - p_ < 4) return false;
         unsigned code = 0;
         for (int i = 0; i < 4; ++i) {
           const char h = p_[i];
           unsigned digit;
-          if (h >= '0' && h <= '9') digit = static_cast<unsigned>(h - '0');
-          else if (h >= 'a' && h <= 'f') digit = static_cast<unsigned>(h - 'a' + 10);
-          else if (h >= 'A' && h <= 'F') digit = static_cast<unsigned>(h - 'A' + 10);
-          else return false;
+          if (h >= '0' && h <= '9')
+            digit = static_cast<unsigned>(h - '0');
+          else if (h >= 'a' && h <= 'f')
+            digit = static_cast<unsigned>(h - 'a' + 10);
+          else if (h >= 'A' && h <= 'F')
+            digit = static_cast<unsigned>(h - 'A' + 10);
+          else
+            return false;
           code = code * 16 + digit;
         }
         p_ += 4;
@@ -186,14 +208,22 @@ class Scanner {
     int length;
     unsigned char lo = 0x80;
     unsigned char hi = 0xBF;
-    if (b0 >= 0xC2 && b0 <= 0xDF) length = 2;
-    else if (b0 == 0xE0) length = 3, lo = 0xA0;
-    else if (b0 == 0xED) length = 3, hi = 0x9F;
-    else if (b0 >= 0xE1 && b0 <= 0xEF) length = 3;
-    else if (b0 == 0xF0) length = 4, lo = 0x90;
-    else if (b0 >= 0xF1 && b0 <= 0xF3) length = 4;
-    else if (b0 == 0xF4) length = 4, hi = 0x8F;
-    else return false;
+    if (b0 >= 0xC2 && b0 <= 0xDF)
+      length = 2;
+    else if (b0 == 0xE0)
+      length = 3, lo = 0xA0;
+    else if (b0 == 0xED)
+      length = 3, hi = 0x9F;
+    else if (b0 >= 0xE1 && b0 <= 0xEF)
+      length = 3;
+    else if (b0 == 0xF0)
+      length = 4, lo = 0x90;
+    else if (b0 >= 0xF1 && b0 <= 0xF3)
+      length = 4;
+    else if (b0 == 0xF4)
+      length = 4, hi = 0x8F;
+    else
+      return false;
     if (end_ - p_ < length) return false;
     const auto b1 = static_cast<unsigned char>(p_[1]);
     if (b1 < lo || b1 > hi) return false;
@@ -258,7 +288,8 @@ class Scanner {
     const char* start = p_;
     if (p_ < end_ && *p_ == '-') ++p_;
     if (p_ == end_ || *p_ < '0' || *p_ > '9') return false;
-    if (*p_ == '0') ++p_;
+    if (*p_ == '0')
+      ++p_;
     else
       while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
     if (p_ < end_ && *p_ == '.') {

@@ -39,8 +39,7 @@ api::ApiError finalError(FinalKind kind, const std::string& lastFailure) {
     case FinalKind::kAccount:
       break;
   }
-  return api::noAccount("No Qodo account could answer; the last backend error was: " +
-                        lastFailure);
+  return api::noAccount("No Qodo account could answer; the last backend error was: " + lastFailure);
 }
 
 // Why no account could be tried at all, from the pool's counts: an active account without an
@@ -85,14 +84,22 @@ accounts::Outcome outcomeOf(qodo::Failure failure) {
 
 std::string_view failureLabel(qodo::Failure failure) {
   switch (failure) {
-    case qodo::Failure::kNone: return "success";
-    case qodo::Failure::kRateLimited: return "rate_limited";
-    case qodo::Failure::kUsageExhausted: return "usage_exhausted";
-    case qodo::Failure::kInvalidToken: return "invalid_token";
-    case qodo::Failure::kForbidden: return "forbidden";
-    case qodo::Failure::kServerError: return "server_error";
-    case qodo::Failure::kChineseDetected: return "chinese_detected";
-    case qodo::Failure::kBackendError: return "backend_error";
+    case qodo::Failure::kNone:
+      return "success";
+    case qodo::Failure::kRateLimited:
+      return "rate_limited";
+    case qodo::Failure::kUsageExhausted:
+      return "usage_exhausted";
+    case qodo::Failure::kInvalidToken:
+      return "invalid_token";
+    case qodo::Failure::kForbidden:
+      return "forbidden";
+    case qodo::Failure::kServerError:
+      return "server_error";
+    case qodo::Failure::kChineseDetected:
+      return "chinese_detected";
+    case qodo::Failure::kBackendError:
+      return "backend_error";
   }
   return "backend_error";
 }
@@ -162,8 +169,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
     request.url = relay_.options_.chatUrl;
     request.headers = {"Authorization: Bearer " + lease_->accessToken,
                        "Content-Type: application/json", "Accept: text/plain",
-                       "Request-id: " + qodo::newUuid4(relay_.random_),
-                       "User-Agent: axios/1.7.9"};
+                       "Request-id: " + qodo::newUuid4(relay_.random_), "User-Agent: axios/1.7.9"};
     request.body = body_;
     auto self = shared_from_this();
     upstream::Handlers handlers;
@@ -176,7 +182,8 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
   upstream::Flow onData(std::string_view bytes) {
     if (attemptOver_ || finished_) return upstream::Flow::kContinue;
     if (status_ != 200) {
-      errorBody_.append(bytes.substr(0, kErrorBodyBytes - std::min(kErrorBodyBytes, errorBody_.size())));
+      errorBody_.append(
+          bytes.substr(0, kErrorBodyBytes - std::min(kErrorBodyBytes, errorBody_.size())));
       return upstream::Flow::kContinue;
     }
     splitter_.feed(bytes);
@@ -284,8 +291,8 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
     if (attemptOver_ || finished_) return;
     emit(reasoning_.flush());
     if (!sawText_) {
-      attemptFailed(accounts::Outcome::kFailure, "no_text",
-                    "the backend answered without any text", FinalKind::kGateway);
+      attemptFailed(accounts::Outcome::kFailure, "no_text", "the backend answered without any text",
+                    FinalKind::kGateway);
       return;
     }
     succeed();
@@ -301,11 +308,10 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
       // A strong reference: once this transfer ends, nothing else keeps the call alive while
       // the exchange runs, and the client would wait for ever.
       auto& io = relay_.io_;
-      relay_.pool_.refreshNow(lease_->accountId, [self = shared_from_this(), &io](
-                                                     std::optional<std::string> token) mutable {
-        boost::asio::post(io, [self = std::move(self), token = std::move(token)] {
-          self->refreshed(token);
-        });
+      relay_.pool_.refreshNow(lease_->accountId, [self = shared_from_this(),
+                                                  &io](std::optional<std::string> token) mutable {
+        boost::asio::post(
+            io, [self = std::move(self), token = std::move(token)] { self->refreshed(token); });
       });
       return;
     }
@@ -316,8 +322,10 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
       const std::string text =
           "The Qodo backend refused this conversation because it is in Chinese. Set "
           "CHINESE_CHAT_ENABLED=true on the gateway to work around it.";
-      if (committed_) endStreamWithError(api::badRequest(text, std::nullopt, "chinese_not_allowed"));
-      else respondError(api::badRequest(text, std::nullopt, "chinese_not_allowed"));
+      if (committed_)
+        endStreamWithError(api::badRequest(text, std::nullopt, "chinese_not_allowed"));
+      else
+        respondError(api::badRequest(text, std::nullopt, "chinese_not_allowed"));
       return;
     }
     attemptFailed(outcomeOf(failure), failureLabel(failure), message, FinalKind::kAccount);
@@ -361,9 +369,9 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
     relay_.metrics_.count("qodo2api_upstream_attempts_total", "outcome=\"success\"");
     releaseLease(accounts::Outcome::kSuccess, "");
     finished_ = true;
-    const api::Usage usage{static_cast<long>(promptTokens_),
-                           static_cast<long>(completionTokens(request_, reasoningText_,
-                                                              contentText_))};
+    const api::Usage usage{
+        static_cast<long>(promptTokens_),
+        static_cast<long>(completionTokens(request_, reasoningText_, contentText_))};
     sink_->noteTokens(usage.promptTokens, usage.completionTokens);
     if (!request_.stream) {
       std::optional<std::string_view> reasoning;
@@ -443,8 +451,8 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
 };
 
 ChatRelay::ChatRelay(boost::asio::io_context& io, upstream::Client& client,
-                     accounts::AccountPool& pool, RelayOptions options,
-                     obs::MetricsShard& metrics, std::atomic<int64_t>& activeStreams)
+                     accounts::AccountPool& pool, RelayOptions options, obs::MetricsShard& metrics,
+                     std::atomic<int64_t>& activeStreams)
     : io_(io),
       client_(client),
       pool_(pool),

@@ -8,8 +8,8 @@ size_t promptTokens(const api::ChatRequest& request) {
   const auto encoding = request.modelInfo->encoding;
   size_t total = 3;
   for (const auto& m : request.messages)
-    total += 3 + tokenizer::countTokens(encoding, m.role) +
-             tokenizer::countTokens(encoding, m.content);
+    total +=
+        3 + tokenizer::countTokens(encoding, m.role) + tokenizer::countTokens(encoding, m.content);
   return total;
 }
 

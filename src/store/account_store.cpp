@@ -112,8 +112,9 @@ Status AccountStore::fail(int code, const char* what) const {
   const ErrorKind kind = kindOf(code);
   // A lock is not a failed check: say who is in the way rather than what step noticed it.
   if (kind == ErrorKind::kLocked)
-    return {kind, path_ + ": the database is locked by another process (is another qodo2api "
-                          "running on this DATA_DIR?)"};
+    return {kind, path_ +
+                      ": the database is locked by another process (is another qodo2api "
+                      "running on this DATA_DIR?)"};
   std::string message = path_ + ": " + what + ": " + sqlite3_errstr(code);
   return {kind, std::move(message)};
 }

@@ -20,10 +20,10 @@ namespace upstream {
 
 struct Options {
   std::string proxyUrl;  // empty: direct; http://, https://, socks5://, socks5h:// [user:pass@]
-  std::chrono::milliseconds connectTimeout{10000};    // TCP + TLS + proxy handshake
-  std::chrono::milliseconds firstByteTimeout{120000}; // request sent → first response byte
-  std::chrono::milliseconds idleTimeout{60000};       // longest silence between body bytes
-  uint64_t maxBodyBytes = 64ull * 1024 * 1024;        // decoded bytes; beyond: kTooLarge
+  std::chrono::milliseconds connectTimeout{10000};     // TCP + TLS + proxy handshake
+  std::chrono::milliseconds firstByteTimeout{120000};  // request sent → first response byte
+  std::chrono::milliseconds idleTimeout{60000};        // longest silence between body bytes
+  uint64_t maxBodyBytes = 64ull * 1024 * 1024;         // decoded bytes; beyond: kTooLarge
   // libcurl's receive buffer per transfer (CURLOPT_BUFFERSIZE; curl's default is 16 KB, its
   // minimum 1 KB). Backend events are ~120 bytes and a held stream keeps its buffer for its
   // whole life, so a small one saves memory per stream; a burst just takes a few more reads.
@@ -35,19 +35,19 @@ struct Request {
   std::string method = "POST";
   std::vector<std::string> headers;  // "Name: value"
   std::string body;
-  bool acceptCompressed = true;      // ask for gzip/br; onData always sees decoded bytes
+  bool acceptCompressed = true;  // ask for gzip/br; onData always sees decoded bytes
 };
 
 enum class ErrorKind {
-  kNone,              // the response arrived completely (any HTTP status)
-  kConnect,           // DNS, refused, reset before a response
+  kNone,     // the response arrived completely (any HTTP status)
+  kConnect,  // DNS, refused, reset before a response
   kTls,
-  kProxy,             // the proxy refused or could not be reached
+  kProxy,  // the proxy refused or could not be reached
   kConnectTimeout,
   kFirstByteTimeout,
   kIdleTimeout,
-  kTooLarge,          // decoded body beyond Options::maxBodyBytes
-  kProtocol,          // malformed HTTP, bad compression, connection closed mid-body
+  kTooLarge,  // decoded body beyond Options::maxBodyBytes
+  kProtocol,  // malformed HTTP, bad compression, connection closed mid-body
   kOther,
 };
 
@@ -63,9 +63,9 @@ enum class Flow { kContinue, kPause };
 // the Client defers whatever curl forbids inside its callbacks. resume() acts from the loop, so
 // onData never runs inside a resume() call.
 struct Handlers {
-  std::function<void(int status)> onStatus;                // once, when headers are complete
-  std::function<Flow(std::string_view bytes)> onData;      // decoded body bytes, in order
-  std::function<void(const Result& result)> onDone;        // exactly once, unless cancelled
+  std::function<void(int status)> onStatus;            // once, when headers are complete
+  std::function<Flow(std::string_view bytes)> onData;  // decoded body bytes, in order
+  std::function<void(const Result& result)> onDone;    // exactly once, unless cancelled
 };
 
 class Client;
