@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, chmodSync, statSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync, chmodSync, statSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gatewayBin, startGateway } from '../lib/harness.mjs';
@@ -14,10 +14,25 @@ import { API_KEY, ADMIN, token, emulator, gateway, waitReady, waitFor, sleep } f
 const isRoot = process.getuid() === 0;
 const NOBODY = 65534;
 
+// Another user may not reach the build tree (a checkout under /root is 0700): it runs a copy
+// of the binary from a directory everyone can enter.
+let sharedBin = null;
+function binaryFor(uid) {
+  if (uid === undefined) return gatewayBin;
+  if (!sharedBin) {
+    const dir = mkdtempSync(join(tmpdir(), 'qodo2api-bin-'));
+    chmodSync(dir, 0o755);
+    sharedBin = join(dir, 'qodo2api');
+    copyFileSync(gatewayBin, sharedBin);
+    chmodSync(sharedBin, 0o755);
+  }
+  return sharedBin;
+}
+
 // Runs the gateway until it exits (or 15 s); resolves to { code, output }.
 function runToExit(env, { uid } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(gatewayBin, [], {
+    const child = spawn(binaryFor(uid), [], {
       env: { PATH: process.env.PATH, PORT: '0', WORKERS: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd: tmpdir(),
