@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, startEmulator, sleep } from '../lib/harness.mjs';
+import { startGateway, startEmulator, startScriptedEmulator, sleep } from '../lib/harness.mjs';
 
 export { sleep };
 export const API_KEY = 'AIzaTestKey';
@@ -25,20 +25,9 @@ export async function waitFor(what, fn, timeoutMs = 8000, everyMs = 50) {
   }
 }
 
-// An emulator whose scenario is given at start (so start-up exchanges follow it).
-export async function emulator(t, scenario = {}, args = []) {
-  const dir = mkdtempSync(join(tmpdir(), 'qodo2api-faults-emu-'));
-  const file = join(dir, 'scenario.json');
-  writeFileSync(file, JSON.stringify({ api_key: API_KEY, ...scenario }));
-  const emu = await startEmulator(['--scenario', file, ...args]);
-  t.after(() => emu.proc.stop());
-  emu.stats = async () => (await fetch(`${emu.url}/_emulator/stats`)).json();
-  emu.scenario = async (s) => {
-    const r = await fetch(`${emu.url}/_emulator/scenario`, { method: 'POST', body: JSON.stringify({ api_key: API_KEY, ...s }) });
-    assert.equal(r.status, 200, await r.text());
-  };
-  emu.reset = async () => { await fetch(`${emu.url}/_emulator/reset`, { method: 'POST' }); };
-  return emu;
+// An emulator running `scenario` from its start (tests/lib/harness.mjs).
+export function emulator(t, scenario = {}, args = []) {
+  return startScriptedEmulator(t, API_KEY, scenario, args);
 }
 
 export async function gateway(t, emu, tokens, env = {}) {

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, startEmulator, rawConnect, sleep } from '../lib/harness.mjs';
+import { startGateway, startEmulator, startScriptedEmulator, rawConnect, sleep } from '../lib/harness.mjs';
 
 const API_KEY = 'AIzaTestKey';
 const ADMIN = 'admin-secret-1';
@@ -36,19 +36,9 @@ async function waitFor(what, fn, timeoutMs = 5000, everyMs = 50) {
   }
 }
 
-// An emulator with `scenario` (given at start, so the start-up exchanges already follow it).
-async function emulator(t, scenario = {}, args = []) {
-  const dir = mkdtempSync(join(tmpdir(), 'qodo2api-emu-'));
-  const file = join(dir, 'scenario.json');
-  writeFileSync(file, JSON.stringify({ api_key: API_KEY, ...scenario }));
-  const emu = await startEmulator(['--scenario', file, ...args]);
-  t.after(() => emu.proc.stop());
-  emu.stats = async () => (await fetch(`${emu.url}/_emulator/stats`)).json();
-  emu.scenario = async (s) => {
-    const r = await fetch(`${emu.url}/_emulator/scenario`, { method: 'POST', body: JSON.stringify({ api_key: API_KEY, ...s }) });
-    assert.equal(r.status, 200, await r.text());
-  };
-  return emu;
+// An emulator running `scenario` from its start (tests/lib/harness.mjs).
+function emulator(t, scenario = {}, args = []) {
+  return startScriptedEmulator(t, API_KEY, scenario, args);
 }
 
 const counter = (stats, account, name) => stats.accounts?.[account]?.[name] ?? 0;

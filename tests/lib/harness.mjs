@@ -1,7 +1,7 @@
 // Starts the built gateway (and the emulator) as child processes on free ports for tests, and
 // offers raw-socket helpers for what fetch hides (keep-alive, trickled bytes, pipelining).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -152,3 +152,23 @@ export function parseResponses(text) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// An emulator running `scenario` from its start (so the gateway's start-up token exchanges
+// already follow it), stopped when test `t` ends. Adds stats(), scenario(s) and reset().
+export async function startScriptedEmulator(t, apiKey, scenario = {}, args = []) {
+  const dir = mkdtempSync(join(tmpdir(), 'qodo2api-emu-'));
+  const file = join(dir, 'scenario.json');
+  writeFileSync(file, JSON.stringify({ api_key: apiKey, ...scenario }));
+  const emu = await startEmulator(['--scenario', file, ...args]);
+  t.after(() => emu.proc.stop());
+  emu.stats = async () => (await fetch(`${emu.url}/_emulator/stats`)).json();
+  emu.scenario = async (s) => {
+    const r = await fetch(`${emu.url}/_emulator/scenario`, {
+      method: 'POST',
+      body: JSON.stringify({ api_key: apiKey, ...s }),
+    });
+    if (r.status !== 200) throw new Error(`scenario refused (${r.status}): ${await r.text()}`);
+  };
+  emu.reset = async () => { await fetch(`${emu.url}/_emulator/reset`, { method: 'POST' }); };
+  return emu;
+}
