@@ -96,9 +96,8 @@ void describeMetrics(obs::Metrics& metrics) {
   metrics.describe("qodo2api_active_streams", "gauge", "Streamed chat answers in progress");
   metrics.describe("qodo2api_upstream_attempts_total", "counter", "Backend chat calls by outcome");
   metrics.describe("qodo2api_tokens_total", "counter", "Tokens counted, by direction (in, out)");
-  metrics.describe("qodo2api_token_refreshes_total", "counter",
-                   "Account token exchanges by result");
-  metrics.describe("qodo2api_accounts", "gauge", "Accounts by state");
+  // qodo2api_accounts* and qodo2api_token_refreshes_total are written whole, HELP and TYPE
+  // included, by the accounts room's collector (accounts/metrics.cpp).
 }
 
 }  // namespace

@@ -193,7 +193,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   asio::awaitable<void> waitForExchange();
   asio::awaitable<void> sendErrorAndClose(const api::ApiError& error);
-  void record(const ExchangeImpl& ex);
+  // Counters are taken when the final bytes are queued, so a client that has read its answer
+  // finds it counted by its next scrape; the access line waits for the write to finish.
+  void recordMetrics(const ExchangeImpl& ex);
+  void logAccess(const ExchangeImpl& ex);
 
   tcp::socket socket_;
   Worker& worker_;
@@ -216,6 +219,7 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t pendingBytes_ = 0;
   bool writing_ = false;
   bool lastQueued_ = false;    // the exchange's final bytes are in writes_
+  bool recorded_ = false;      // this exchange's metrics are counted
   bool exchangeDone_ = false;  // final bytes written (or the socket failed)
   bool watching_ = false;
   bool waiting_ = false;
@@ -527,11 +531,13 @@ asio::awaitable<void> Session::run() {
 
     exchangeDone_ = false;
     lastQueued_ = false;
+    recorded_ = false;
     exchange_ = std::make_shared<ExchangeImpl>(self, std::move(info), keepAlive);
     worker_.handler().handle(exchange_);
     if (!exchange_->responded() && !broken_) startWatch();
     co_await waitForExchange();
-    record(*exchange_);
+    recordMetrics(*exchange_);
+    logAccess(*exchange_);
     exchange_->detach();
     const bool again = exchange_->keepAlive() && !broken_;
     exchange_.reset();
@@ -560,11 +566,11 @@ asio::awaitable<void> Session::sendErrorAndClose(const api::ApiError& error) {
       "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   commonHeaders(out, "-", false);
   out += "\r\n" + body;
+  worker_.shard().count("qodo2api_http_requests_total",
+                        "route=\"other\",status=\"" + std::to_string(error.status) + "\"");
   armDeadline(5s);
   co_await asio::async_write(socket_, asio::buffer(out), kUseTuple);
   deadline_.cancel();
-  worker_.shard().count("qodo2api_http_requests_total",
-                        "route=\"other\",status=\"" + std::to_string(error.status) + "\"");
   spdlog::info("access id=- ip={} status={} error=\"{}\"", peer_, error.status, error.message);
 }
 
@@ -599,7 +605,10 @@ void Session::queue(std::string bytes, bool last) {
   }
   pendingBytes_ += bytes.size();
   writes_.push_back(Pending{std::move(bytes)});
-  if (last) lastQueued_ = true;
+  if (last) {
+    lastQueued_ = true;
+    if (exchange_) recordMetrics(*exchange_);
+  }
   startWriting();
 }
 
@@ -684,7 +693,9 @@ void Session::writeNext() {
                     });
 }
 
-void Session::record(const ExchangeImpl& ex) {
+void Session::recordMetrics(const ExchangeImpl& ex) {
+  if (recorded_) return;
+  recorded_ = true;
   const RequestInfo& info = ex.request();
   const AccessNote& note = ex.accessNote();
   const int status = ex.status() != 0 ? ex.status() : 499;
@@ -699,6 +710,14 @@ void Session::record(const ExchangeImpl& ex) {
     worker_.shard().count("qodo2api_tokens_total", "direction=\"in\"", note.promptTokens);
   if (note.completionTokens >= 0)
     worker_.shard().count("qodo2api_tokens_total", "direction=\"out\"", note.completionTokens);
+}
+
+void Session::logAccess(const ExchangeImpl& ex) {
+  const RequestInfo& info = ex.request();
+  const AccessNote& note = ex.accessNote();
+  const int status = ex.status() != 0 ? ex.status() : 499;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - info.started).count();
   const std::string_view path = std::string_view(info.target).substr(0, info.target.find('?'));
   spdlog::info(
       "access id={} ip={} method={} path={} status={} model={} duration_ms={:.1f} account={} "

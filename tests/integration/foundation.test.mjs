@@ -197,7 +197,13 @@ test('/metrics is Prometheus text with request counts and durations', async (t) 
   await fetch(`${gw.url}/v1/nothing`);
   const text = await (await fetch(`${gw.url}/metrics`)).text();
   const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? ([+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|[+-]Inf|NaN)$/;
+  const typed = new Set();
   for (const line of text.trim().split('\n')) {
+    if (line.startsWith('# TYPE ')) {
+      const family = line.split(' ')[2];
+      assert.ok(!typed.has(family), `${family} has one TYPE line, not two`);
+      typed.add(family);
+    }
     if (line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
     assert.match(line, sample, line);
   }
