@@ -9,6 +9,7 @@
 // while it is non-zero, what would need such a call (start, cancel, destruction) is posted.
 #include "upstream/client.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <cctype>
 #include <stdexcept>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "upstream/curl_error.h"
 #include "upstream/curl_handles.h"
@@ -64,18 +66,28 @@ struct Transfer : std::enable_shared_from_this<Transfer> {
   char errorBuffer[CURL_ERROR_SIZE] = {};
 };
 
-// One socket curl asked us to watch. The descriptor is a dup of curl's socket so that closing
-// ours never closes curl's, and curl closing its own never leaves Asio with a dead number.
+// One socket curl asked us to watch. A connection socket comes from our open hook and its close
+// goes through our close hook, so Asio watches curl's own descriptor and lets go of it (release,
+// never close) before curl closes it: one descriptor per backend connection, which is what lets
+// 10,000 held streams fit in 20,000 descriptors. Any other socket (the threaded resolver's
+// wake-up pair, closed by curl without telling us) is watched through a dup, so curl closing its
+// number can never leave Asio holding a registration for a reused one.
 struct Watcher {
-  Watcher(asio::io_context& io, curl_socket_t socket) : fd(socket), descriptor(io) {}
+  Watcher(asio::io_context& io, curl_socket_t socket, bool borrowed)
+      : fd(socket), descriptor(io), borrowed(borrowed) {}
   void close() {
     open = false;
+    if (borrowed) {
+      descriptor.release();  // deregisters and cancels the waits; curl still owns the socket
+      return;
+    }
     boost::system::error_code ignored;
     descriptor.close(ignored);
   }
 
   curl_socket_t fd;  // curl's number, for curl_multi_socket_action
   asio::posix::stream_descriptor descriptor;
+  bool borrowed;  // descriptor is curl's own socket, not a dup
   int wanted = CURL_POLL_NONE;
   bool readWaiting = false;
   bool writeWaiting = false;
@@ -100,6 +112,7 @@ class Engine {
   // libcurl callbacks.
   int onSocket(curl_socket_t socket, int what);
   void onTimer(long timeoutMs);
+  curl_socket_t onOpenSocket(const curl_sockaddr& address);
   void onSocketClosed(curl_socket_t socket);
   void onRequestReady(Transfer& transfer);
   size_t onHeader(Transfer& transfer, std::string_view line);
@@ -128,6 +141,7 @@ class Engine {
   asio::steady_timer timer_;
   uint64_t timerGeneration_ = 0;  // a posted zero timeout runs only if no newer one replaced it
   std::unordered_map<curl_socket_t, std::shared_ptr<Watcher>> watchers_;
+  std::unordered_set<curl_socket_t> opened_;  // connection sockets made by onOpenSocket
   std::unordered_map<CURL*, std::shared_ptr<Transfer>> transfers_;
   int depth_ = 0;
   // Handlers already queued on io_ when the Engine goes away check this before touching it.
@@ -143,6 +157,13 @@ int socketCallback(CURL*, curl_socket_t socket, int what, void* engine, void*) {
 int timerCallback(CURLM*, long timeoutMs, void* engine) {
   static_cast<Engine*>(engine)->onTimer(timeoutMs);
   return 0;
+}
+
+curl_socket_t openSocketCallback(void* engine, curlsocktype purpose, curl_sockaddr* address) {
+  if (purpose != CURLSOCKTYPE_IPCXN) {
+    return CURL_SOCKET_BAD;
+  }
+  return static_cast<Engine*>(engine)->onOpenSocket(*address);
 }
 
 int closeSocketCallback(void* engine, curl_socket_t socket) {
@@ -288,7 +309,9 @@ bool Engine::configure(Transfer& t, Request& request) {
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, prereqCallback);
   curl_easy_setopt(easy, CURLOPT_PREREQDATA, &t);
-  // Connections outlive the transfer that opened them, so the close hook talks to the Engine.
+  // Connections outlive the transfer that opened them, so the socket hooks talk to the Engine.
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, openSocketCallback);
+  curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this);
   curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, closeSocketCallback);
   curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this);
   return true;
@@ -579,15 +602,18 @@ int Engine::onSocket(curl_socket_t socket, int what) {
     return 0;
   }
   if (found == watchers_.end()) {
-    int copy = ::dup(socket);
-    if (copy < 0) {
+    const bool borrowed = opened_.count(socket) != 0;
+    int descriptor = borrowed ? socket : ::dup(socket);
+    if (descriptor < 0) {
       return -1;
     }
-    auto watcher = std::make_shared<Watcher>(io_, socket);
+    auto watcher = std::make_shared<Watcher>(io_, socket, borrowed);
     boost::system::error_code ec;
-    watcher->descriptor.assign(copy, ec);
+    watcher->descriptor.assign(descriptor, ec);
     if (ec) {
-      ::close(copy);
+      if (!borrowed) {
+        ::close(descriptor);
+      }
       return -1;
     }
     found = watchers_.emplace(socket, std::move(watcher)).first;
@@ -597,9 +623,19 @@ int Engine::onSocket(curl_socket_t socket, int what) {
   return 0;
 }
 
+curl_socket_t Engine::onOpenSocket(const curl_sockaddr& address) {
+  const curl_socket_t socket =
+      ::socket(address.family, address.socktype | SOCK_CLOEXEC, address.protocol);
+  if (socket != CURL_SOCKET_BAD) {
+    opened_.insert(socket);
+  }
+  return socket;
+}
+
 void Engine::onSocketClosed(curl_socket_t socket) {
-  // curl normally says CURL_POLL_REMOVE first; this makes sure a reused descriptor number can
-  // never meet a stale watcher.
+  // curl normally says CURL_POLL_REMOVE first; this makes sure Asio lets go of the descriptor
+  // before curl closes it, and that a reused number can never meet a stale watcher.
+  opened_.erase(socket);
   auto found = watchers_.find(socket);
   if (found == watchers_.end()) {
     return;

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -873,6 +874,49 @@ TEST_F(UpstreamClient, TwoHundredConcurrentTransfersAllComplete) {
     EXPECT_EQ(recorders[i].done->error, ErrorKind::kNone)
         << i << ": " << recorders[i].done->message;
     EXPECT_EQ(recorders[i].body, "answer for /" + std::to_string(i));
+  }
+}
+
+size_t openDescriptors() {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd"))
+    ++count;
+  return count;
+}
+
+// The descriptor budget decides how many streams a gateway can hold: each open backend transfer
+// may cost the one socket it needs, not a second one for the event loop.
+TEST_F(UpstreamClient, AnOpenTransferHoldsOneDescriptor) {
+  Signal release;
+  TestServer server([&](int fd, const HttpRequest&) {
+    sendAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk("first"));
+    release.waitFor(10s);
+    sendAll(fd, chunk(" last") + "0\r\n\r\n");
+    return false;
+  });
+  Client client(io_, Options{});
+  constexpr int kTransfers = 50;
+  std::vector<Recorder> recorders(kTransfers);
+  const size_t before = openDescriptors();
+  for (int i = 0; i < kTransfers; ++i) client.start(get(server.url()), recorders[i].handlers());
+  ASSERT_TRUE(runUntil([&] {
+    for (const Recorder& r : recorders)
+      if (r.body.empty()) return false;
+    return true;
+  }));
+  // Each transfer: the client's socket plus the test server's end of it, in this process.
+  const size_t during = openDescriptors();
+  EXPECT_LE(during - before, 2u * kTransfers + 4)
+      << "descriptors while " << kTransfers << " transfers are open";
+  release.set();
+  ASSERT_TRUE(runUntil([&] {
+    for (const Recorder& r : recorders)
+      if (!r.done) return false;
+    return true;
+  }));
+  for (const Recorder& r : recorders) {
+    EXPECT_EQ(r.done->error, ErrorKind::kNone);
+    EXPECT_EQ(r.body, "first last");
   }
 }
 
