@@ -312,7 +312,8 @@ async function startPortkey(emu) {
 }
 
 const starters = { nginx: startNginx, qodo2api: startGateway, portkey: startPortkey };
-const systems = ['nginx', 'qodo2api', 'portkey'];
+// BENCH_SYSTEMS=nginx,qodo2api: some systems only (ratios need nginx in the same run).
+const systems = (process.env.BENCH_SYSTEMS || 'nginx,qodo2api,portkey').split(',').filter(Boolean);
 
 // ---- load tools -----------------------------------------------------------------------------
 

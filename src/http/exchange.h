@@ -20,6 +20,8 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 struct RequestInfo {
   std::string method;
   std::string target;  // as sent: path and query
+  // `body` and `headers` are there while the handler's handle() runs; the server releases them
+  // when it returns, so an answer that streams for minutes does not keep them.
   std::string body;
   std::string clientIp;   // after TRUSTED_PROXIES
   std::string requestId;  // also sent as X-Request-Id

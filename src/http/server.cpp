@@ -20,11 +20,11 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/container/static_vector.hpp>
 #include <cstdio>
-#include <deque>
 #include <list>
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "api/error.h"
 #include "obs/metrics.h"
@@ -48,13 +48,11 @@ namespace {
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 // Read sizes. A chat request is usually well under 2 KB, and Beast grows the buffer itself for
-// a bigger one. While a response streams the session only watches for the client leaving (and
-// keeps pipelined bytes), so that read is small: an open stream keeps its buffer for its life.
+// a bigger one. While a response streams the session only waits for the socket to become
+// readable (the client leaving, or pipelining) and reads then: an open stream holds no read
+// buffer (a malloc per request, against 2 KB kept by every open stream).
 constexpr size_t kIdleReadBytes = 2048;
 constexpr size_t kWatchReadBytes = 512;
-// A buffer bigger than the watch read needs is given back before the response streams (a
-// malloc per request, against 2 KB kept by every open stream).
-constexpr size_t kKeptBufferBytes = kWatchReadBytes;
 // Queued writes sent in one gathered write (three buffers each: an iovec array of 48).
 constexpr size_t kGatherWrites = 16;
 
@@ -136,6 +134,11 @@ class ExchangeImpl final : public Exchange {
   void notifyDrained() {
     if (auto cb = std::move(drained_)) cb();
   }
+  // After the handler's handle() returned (see RequestInfo).
+  void releaseRequestData() {
+    std::string().swap(info_.body);
+    Headers().swap(info_.headers);
+  }
   void detach() {
     drained_ = nullptr;
     goneCallback_ = nullptr;
@@ -191,6 +194,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!waiting_) return;
     signal_.cancel();
   }
+  asio::awaitable<std::shared_ptr<ExchangeImpl>> readRequest(bool first);
   asio::awaitable<void> waitForExchange();
   asio::awaitable<void> sendErrorAndClose(const api::ApiError& error);
   // Counters are taken when the final bytes are queued, so a client that has read its answer
@@ -215,7 +219,8 @@ class Session : public std::enable_shared_from_this<Session> {
     bool chunk = false;  // "\r\n" follows data
     size_t size() const { return headSize + data.size() + (chunk ? 2 : 0); }
   };
-  std::deque<Pending> writes_;
+  // A vector, not a deque: an idle deque still holds a 512-byte block, for every held stream.
+  std::vector<Pending> writes_;
   size_t pendingBytes_ = 0;
   bool writing_ = false;
   bool lastQueued_ = false;    // the exchange's final bytes are in writes_
@@ -342,6 +347,7 @@ class Worker {
       }
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
+      socket.non_blocking(true, ignored);  // for the watch's read after a readiness wait
       auto session = std::make_shared<Session>(std::move(socket), *this);
       std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
       sessions_.push_back(session);
@@ -467,73 +473,22 @@ api::ApiError uriTooLong(uint32_t limit) {
 
 }  // namespace
 
+// The loop that lives as long as the connection. Everything needed only while a request is read
+// sits in readRequest()'s frame, which is gone before the answer starts: GCC gives every local
+// of a coroutine its own slot in the frame, and a held stream keeps this frame for its life.
 asio::awaitable<void> Session::run() {
   auto self = shared_from_this();
-  const ServerLimits& limits = worker_.limits();
   bool first = true;
   for (;;) {
     if (stopping_ || worker_.stopping()) break;
-    if (buffer_.size() == 0) {
-      idle_ = true;
-      armDeadline(first ? limits.headerTimeout : limits.keepAliveTimeout);
-      auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kIdleReadBytes), kUseTuple);
-      idle_ = false;
-      if (ec || n == 0) break;
-      buffer_.commit(n);
-    }
+    exchange_ = co_await readRequest(first);
     first = false;
-    // The whole request (headers and body) must arrive within the header timeout: a client
-    // that trickles bytes cannot hold a connection open.
-    armDeadline(limits.headerTimeout);
-    beast::http::request_parser<beast::http::string_body> parser;
-    parser.header_limit(limits.maxHeaderBytes);
-    parser.body_limit(limits.maxBodyBytes);
-    auto [ec, bytes] = co_await beast::http::async_read(socket_, buffer_, parser, kUseTuple);
-    deadline_.cancel();
-    if (ec) {
-      if (timedOut_ || ec == beast::http::error::end_of_stream || ec == asio::error::eof ||
-          ec == asio::error::operation_aborted || ec == asio::error::connection_reset)
-        break;
-      if (ec == beast::http::error::body_limit) {
-        co_await sendErrorAndClose(api::bodyTooLarge(limits.maxBodyBytes));
-      } else if (ec == beast::http::error::header_limit &&
-                 targetTooLong(parser.get().target(), buffer_, limits.maxTargetBytes)) {
-        co_await sendErrorAndClose(uriTooLong(limits.maxTargetBytes));
-      } else if (ec == beast::http::error::header_limit) {
-        api::ApiError e{431,
-                        "Request headers are larger than the limit of " +
-                            std::to_string(limits.maxHeaderBytes) + " bytes.",
-                        "invalid_request_error", std::nullopt, "headers_too_large"};
-        co_await sendErrorAndClose(e);
-      } else {
-        co_await sendErrorAndClose(api::badRequest("Malformed HTTP request: " + ec.message(),
-                                                   std::nullopt, "bad_request"));
-      }
-      break;
-    }
-
-    auto& req = parser.get();
-    if (req.target().size() > limits.maxTargetBytes) {
-      co_await sendErrorAndClose(uriTooLong(limits.maxTargetBytes));
-      break;
-    }
-    RequestInfo info;
-    info.method = std::string(req.method_string());
-    info.target = std::string(req.target());
-    info.started = std::chrono::steady_clock::now();
-    info.requestId = newRequestId(worker_.rng());
-    info.clientIp = peer_;
-    for (const auto& field : req)
-      info.headers.emplace_back(lower(field.name_string()), field.value());
-    info.body = std::move(req.body());
-    if (buffer_.size() == 0 && buffer_.capacity() > kKeptBufferBytes) buffer_.shrink_to_fit();
-    const bool keepAlive = req.keep_alive() && !stopping_ && !worker_.stopping();
-
+    if (!exchange_) break;
     exchangeDone_ = false;
     lastQueued_ = false;
     recorded_ = false;
-    exchange_ = std::make_shared<ExchangeImpl>(self, std::move(info), keepAlive);
     worker_.handler().handle(exchange_);
+    exchange_->releaseRequestData();
     if (!exchange_->responded() && !broken_) startWatch();
     co_await waitForExchange();
     recordMetrics(*exchange_);
@@ -547,6 +502,68 @@ asio::awaitable<void> Session::run() {
   writeDeadline_.cancel();
   closeSocket();
   worker_.sessionEnded();
+}
+
+// The next request, or null when the connection should close (the client left, a timeout, or
+// an error already answered).
+asio::awaitable<std::shared_ptr<ExchangeImpl>> Session::readRequest(bool first) {
+  const ServerLimits& limits = worker_.limits();
+  if (buffer_.size() == 0) {
+    idle_ = true;
+    armDeadline(first ? limits.headerTimeout : limits.keepAliveTimeout);
+    auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kIdleReadBytes), kUseTuple);
+    idle_ = false;
+    if (ec || n == 0) co_return nullptr;
+    buffer_.commit(n);
+  }
+  // The whole request (headers and body) must arrive within the header timeout: a client
+  // that trickles bytes cannot hold a connection open.
+  armDeadline(limits.headerTimeout);
+  beast::http::request_parser<beast::http::string_body> parser;
+  parser.header_limit(limits.maxHeaderBytes);
+  parser.body_limit(limits.maxBodyBytes);
+  auto [ec, bytes] = co_await beast::http::async_read(socket_, buffer_, parser, kUseTuple);
+  deadline_.cancel();
+  if (ec) {
+    if (timedOut_ || ec == beast::http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset)
+      co_return nullptr;
+    if (ec == beast::http::error::body_limit) {
+      co_await sendErrorAndClose(api::bodyTooLarge(limits.maxBodyBytes));
+    } else if (ec == beast::http::error::header_limit &&
+               targetTooLong(parser.get().target(), buffer_, limits.maxTargetBytes)) {
+      co_await sendErrorAndClose(uriTooLong(limits.maxTargetBytes));
+    } else if (ec == beast::http::error::header_limit) {
+      api::ApiError e{431,
+                      "Request headers are larger than the limit of " +
+                          std::to_string(limits.maxHeaderBytes) + " bytes.",
+                      "invalid_request_error", std::nullopt, "headers_too_large"};
+      co_await sendErrorAndClose(e);
+    } else {
+      co_await sendErrorAndClose(
+          api::badRequest("Malformed HTTP request: " + ec.message(), std::nullopt, "bad_request"));
+    }
+    co_return nullptr;
+  }
+
+  auto& req = parser.get();
+  if (req.target().size() > limits.maxTargetBytes) {
+    co_await sendErrorAndClose(uriTooLong(limits.maxTargetBytes));
+    co_return nullptr;
+  }
+  RequestInfo info;
+  info.method = std::string(req.method_string());
+  info.target = std::string(req.target());
+  info.started = std::chrono::steady_clock::now();
+  info.requestId = newRequestId(worker_.rng());
+  info.clientIp = peer_;
+  for (const auto& field : req)
+    info.headers.emplace_back(lower(field.name_string()), field.value());
+  info.body = std::move(req.body());
+  const bool keepAlive = req.keep_alive() && !stopping_ && !worker_.stopping();
+  // Nothing pipelined behind this request: the read buffer is not kept while it is answered.
+  if (buffer_.size() == 0) buffer_.shrink_to_fit();
+  co_return std::make_shared<ExchangeImpl>(shared_from_this(), std::move(info), keepAlive);
 }
 
 asio::awaitable<void> Session::waitForExchange() {
@@ -580,9 +597,18 @@ void Session::startWatch() {
   if (watching_ || broken_) return;
   if (buffer_.size() >= worker_.limits().maxHeaderBytes) return;
   watching_ = true;
-  socket_.async_read_some(buffer_.prepare(kWatchReadBytes), [self = shared_from_this()](
-                                                                beast::error_code ec, size_t n) {
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](beast::error_code ec) {
     self->watching_ = false;
+    size_t n = 0;
+    if (!ec) {
+      // Readable: bytes or the end of the stream. The socket is non-blocking (set at accept),
+      // so a wake-up with nothing to read is would_block, and the watch goes on.
+      n = self->socket_.read_some(self->buffer_.prepare(kWatchReadBytes), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        if (!self->exchangeDone_) self->startWatch();
+        return;
+      }
+    }
     if (!ec && n > 0) {
       self->buffer_.commit(n);
       if (!self->exchangeDone_) self->startWatch();
@@ -671,10 +697,10 @@ void Session::writeNext() {
   asio::async_write(socket_, buffers,
                     [self = shared_from_this(), count](beast::error_code ec, size_t) {
                       self->writeDeadline_.cancel();
-                      for (size_t i = 0; i < count; ++i) {
-                        self->pendingBytes_ -= self->writes_.front().size();
-                        self->writes_.pop_front();
-                      }
+                      for (size_t i = 0; i < count; ++i)
+                        self->pendingBytes_ -= self->writes_[i].size();
+                      self->writes_.erase(self->writes_.begin(),
+                                          self->writes_.begin() + static_cast<ptrdiff_t>(count));
                       if (ec) {
                         self->broken_ = true;
                         self->writes_.clear();

@@ -130,6 +130,8 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
     sink_->noteModel(request_.model);
     promptTokens_ = promptTokens(request_);
     body_ = qodo::buildChatBody(request_, relay_.random_, relay_.options_.chineseChatEnabled);
+    // Retries reuse body_; the parsed conversation is not needed any more.
+    std::vector<api::Message>().swap(request_.messages);
     std::weak_ptr<ChatCall> weak = weak_from_this();
     sink_->onClientGone([weak] {
       if (auto self = weak.lock()) self->clientGone();
@@ -170,6 +172,9 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
     request.headers = {"Authorization: Bearer " + lease_->accessToken,
                        "Content-Type: application/json", "Accept: text/plain",
                        "Request-id: " + qodo::newUuid4(relay_.random_), "User-Agent: axios/1.7.9"};
+    // The token is in the header now; a refresh brings a new one. A held stream keeps neither
+    // (a Firebase ID token is ~1 KB).
+    std::string().swap(lease_->accessToken);
     request.body = body_;
     auto self = shared_from_this();
     upstream::Handlers handlers;
@@ -260,7 +265,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
       // The first text: from here on the client has bytes and no retry is possible.
       committed_ = true;
       // No other account will be tried now: the backend body is not needed any more.
-      body_ = std::string();
+      std::string().swap(body_);  // assigning an empty string would keep the capacity
       ++relay_.activeStreams_;
       sink_->startStream();
       encoder_.appendRole(out);

@@ -457,6 +457,14 @@ void Engine::unpause(const std::shared_ptr<Transfer>& t) {
 void Engine::reportStatus(Transfer& t, long code) {
   t.statusReported = true;
   t.status = static_cast<int>(code);
+  // With the answer started and the request body sent, curl will not send it again (no
+  // redirects, no auth rounds): a held stream need not keep it.
+  curl_off_t sent = 0;
+  if (!t.body.empty() &&
+      curl_easy_getinfo(t.easy.get(), CURLINFO_SIZE_UPLOAD_T, &sent) == CURLE_OK &&
+      sent >= static_cast<curl_off_t>(t.body.size())) {
+    std::string().swap(t.body);
+  }
   if (t.handlers.onStatus) {
     t.handlers.onStatus(t.status);
   }
