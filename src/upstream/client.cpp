@@ -195,6 +195,8 @@ bool startsWithIgnoringCase(std::string_view text, std::string_view prefix) {
          });
 }
 
+constexpr long kIdleConnections = 256;  // per worker
+
 // --- Engine ----------------------------------------------------------------------------------
 
 Engine::Engine(asio::io_context& io, Options options)
@@ -217,6 +219,10 @@ Engine::Engine(asio::io_context& io, Options options)
   curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
   curl_multi_setopt(multi, CURLMOPT_PIPELINING, long{CURLPIPE_MULTIPLEX});
   curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);  // unlimited
+  // Idle connections kept for reuse. curl's default, 4 x the transfers in the multi handle at
+  // that moment, shrinks whenever few are running and then closes connections that the next
+  // burst must open again: ~10% of non-streaming requests paid a new TCP connection.
+  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, kIdleConnections);
 }
 
 Engine::~Engine() {
@@ -603,10 +609,17 @@ size_t Engine::onBody(Transfer& t, const char* data, size_t size) {
 int Engine::onSocket(curl_socket_t socket, int what) {
   auto found = watchers_.find(socket);
   if (what == CURL_POLL_REMOVE) {
-    if (found != watchers_.end()) {
-      found->second->close();
-      watchers_.erase(found);
+    if (found == watchers_.end()) {
+      return 0;
     }
+    if (found->second->borrowed) {
+      // An idle connection back in curl's cache: stay registered with the reactor until its
+      // close hook runs, so reusing it costs no epoll_ctl (two per request otherwise).
+      found->second->wanted = CURL_POLL_NONE;
+      return 0;
+    }
+    found->second->close();
+    watchers_.erase(found);
     return 0;
   }
   if (found == watchers_.end()) {

@@ -854,6 +854,28 @@ TEST_F(UpstreamClient, SequentialRequestsShareOneConnection) {
   EXPECT_EQ(server.accepts(), 1);
 }
 
+// A lull between bursts must not cost the next burst new TCP connections.
+TEST_F(UpstreamClient, IdleConnectionsSurviveALullBetweenBursts) {
+  TestServer server([](int fd, const HttpRequest& request) {
+    sendAll(fd, response(200, "OK", "answer for " + request.path()));
+    return true;
+  });
+  Client client(io_, Options{});
+  auto burst = [&](int transfers) {
+    std::vector<Recorder> recorders(transfers);
+    int finished = 0;
+    for (int i = 0; i < transfers; ++i) {
+      recorders[i].onDone = [&] { ++finished; };
+      client.start(get(server.url("/" + std::to_string(i))), recorders[i].handlers());
+    }
+    return runUntil([&] { return finished == transfers; });
+  };
+  ASSERT_TRUE(burst(8));
+  ASSERT_TRUE(burst(1));
+  ASSERT_TRUE(burst(8));
+  EXPECT_EQ(server.accepts(), 8);
+}
+
 TEST_F(UpstreamClient, TwoHundredConcurrentTransfersAllComplete) {
   TestServer server([](int fd, const HttpRequest& request) {
     sendAll(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk("answer for ") +
