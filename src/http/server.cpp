@@ -349,7 +349,13 @@ class Worker {
       socket.set_option(tcp::no_delay(true), ignored);
       socket.non_blocking(true, ignored);  // for the watch's read after a readiness wait
       auto session = std::make_shared<Session>(std::move(socket), *this);
-      std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
+      // Forget ended sessions once the list has doubled since the last sweep: amortised O(1)
+      // per accept. A sweep on every accept cost O(open connections) each, 13% of the CPU while
+      // 5,000 held streams were being opened.
+      if (sessions_.size() >= sweepAt_) {
+        std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
+        sweepAt_ = std::max<size_t>(64, 2 * sessions_.size());
+      }
       sessions_.push_back(session);
       ++liveSessions_;
       asio::co_spawn(io_, session->run(), asio::detached);
@@ -369,6 +375,7 @@ class Worker {
   tcp::acceptor acceptor_;
   std::unique_ptr<Handler> handler_;
   std::list<std::weak_ptr<Session>> sessions_;
+  size_t sweepAt_ = 64;
   size_t liveSessions_ = 0;
   std::mt19937_64 rng_;
   std::thread thread_;

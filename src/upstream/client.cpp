@@ -133,6 +133,7 @@ class Engine {
   void onReady(const std::shared_ptr<Watcher>& watcher, int direction);
   void socketAction(curl_socket_t socket, int events);
   void processMessages();
+  void sizeConnectionCache();
 
   asio::io_context& io_;
   Options options_;
@@ -144,6 +145,7 @@ class Engine {
   std::unordered_set<curl_socket_t> opened_;  // connection sockets made by onOpenSocket
   std::unordered_map<CURL*, std::shared_ptr<Transfer>> transfers_;
   int depth_ = 0;
+  long connectionCacheSize_ = 0;
   // Handlers already queued on io_ when the Engine goes away check this before touching it.
   std::shared_ptr<char> life_ = std::make_shared<char>();
 };
@@ -195,7 +197,7 @@ bool startsWithIgnoringCase(std::string_view text, std::string_view prefix) {
          });
 }
 
-constexpr long kIdleConnections = 256;  // per worker
+constexpr long kIdleConnections = 256;  // per worker, at least
 
 // --- Engine ----------------------------------------------------------------------------------
 
@@ -219,10 +221,7 @@ Engine::Engine(asio::io_context& io, Options options)
   curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
   curl_multi_setopt(multi, CURLMOPT_PIPELINING, long{CURLPIPE_MULTIPLEX});
   curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);  // unlimited
-  // Idle connections kept for reuse. curl's default, 4 x the transfers in the multi handle at
-  // that moment, shrinks whenever few are running and then closes connections that the next
-  // burst must open again: ~10% of non-streaming requests paid a new TCP connection.
-  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, kIdleConnections);
+  sizeConnectionCache();
 }
 
 Engine::~Engine() {
@@ -242,6 +241,20 @@ Engine::~Engine() {
   }
   watchers_.clear();
   timer_.cancel();
+}
+
+// How many connections curl's cache may hold. curl's default, 4 x the transfers in the multi
+// handle at that moment, shrinks whenever few are running and closes connections that the next
+// burst must open again (~10% of non-streaming requests paid a new TCP connection); a fixed
+// size below the number of open streams makes curl scan every connection for the oldest idle
+// one each time a transfer ends (O(n) each, with 5,000 held streams). So: curl's rule, with a
+// floor.
+void Engine::sizeConnectionCache() {
+  const long wanted = std::max(kIdleConnections, 4 * static_cast<long>(transfers_.size()));
+  if (wanted != connectionCacheSize_) {
+    connectionCacheSize_ = wanted;
+    curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, wanted);
+  }
 }
 
 void Engine::abandon() {
@@ -331,6 +344,7 @@ void Engine::start(const std::shared_ptr<Transfer>& t, Request request, Handlers
     return;
   }
   transfers_.emplace(t->easy.get(), t);
+  sizeConnectionCache();
   if (depth_ > 0) {
     asio::post(io_, [weak = t->weak_from_this()] {
       if (auto t = weak.lock(); t && !t->cancelled && !t->finished) {
@@ -385,6 +399,7 @@ void Engine::detach(Transfer& t) {
   }
   t.easy.reset();
   transfers_.erase(easy);  // may release the transfer: callers hold their own reference
+  sizeConnectionCache();
 }
 
 void Engine::finish(const std::shared_ptr<Transfer>& t, const Result& result) {
