@@ -1,20 +1,39 @@
 #include "obs/log.h"
 
 #include <spdlog/async.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/rotating_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <stdexcept>
 #include <vector>
 
 namespace obs {
+namespace {
+
+// Standard output without a flush per line: spdlog's stdout sink flushes every line, one
+// write(2) per request under load. stdio line-buffers a terminal, so someone watching sees each
+// line at once; into a pipe or file, lines go out in blocks, warnings and errors at once
+// (flush_on) and the rest within a second (flush_every), like nginx's `access_log ... flush=1s`.
+class StdoutSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    std::fwrite(formatted.data(), 1, formatted.size(), stdout);
+  }
+  void flush_() override { std::fflush(stdout); }
+};
+
+}  // namespace
 
 void initLogging(const LogOptions& options) {
   std::vector<spdlog::sink_ptr> sinks;
-  sinks.push_back(std::make_shared<spdlog::sinks::stdout_sink_mt>());
+  sinks.push_back(std::make_shared<StdoutSink>());
   if (!options.dir.empty()) {
     // Log files may hold request bodies under DEBUG: readable by the owner only. The umask
     // also covers the directories made here, DATA_DIR itself included (this runs first, while
