@@ -169,7 +169,10 @@ function targets({ results: R, startup, micro, microT }) {
   // 5. Added latency at 1 stream.
   if (R.latency1?.direct && R.latency1.qodo2api && !R.latency1.qodo2api.skipped) {
     const added = R.latency1.qodo2api.load.ttft_ms.p99 - R.latency1.direct.load.ttft_ms.p99;
-    add('added latency to first token, 1 stream, p99 ≤ 1 ms', added <= 1, `${f(added, 3)} ms`, `${f(Math.abs(1 - added), 3)} ms ${added <= 1 ? 'under' : 'over'}`);
+    const p99 = `p99 ${f(R.latency1.qodo2api.load.ttft_ms.p99, 3)} ms vs direct ${f(R.latency1.direct.load.ttft_ms.p99, 3)} ms`;
+    // Below zero: the direct run's tail was the slower one, so the gateway's share is lost in noise.
+    const measured = added < 0 ? `≤ 0 ms (${p99}: within the noise)` : `${f(added, 3)} ms (${p99})`;
+    add('added latency to first token, 1 stream, p99 ≤ 1 ms', added <= 1, measured, `${f(Math.abs(1 - Math.max(added, 0)), 3)} ms ${added <= 1 ? 'under' : 'over'}`);
   }
   // 6. Tokenizer against JS tiktoken.
   if (microT?.tok && micro?.js) {
