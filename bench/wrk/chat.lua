@@ -1,8 +1,8 @@
--- wrk script: non-streaming chat completions (bench/README.md).
--- Environment: BENCH_MODEL (gpt-4o), BENCH_PROMPT_BYTES (0: "hi"), BENCH_HEADERS
--- ("Name: value|Name: value", e.g. Portkey's routing headers).
+-- wrk script: chat completions (bench/README.md); a streamed answer is read whole per request.
+-- Environment: BENCH_STREAM (1: "stream":true), BENCH_MODEL (gpt-4o), BENCH_PROMPT_BYTES
+-- (0: "hi"), BENCH_HEADERS ("Name: value|Name: value", e.g. Portkey's routing headers).
 -- done() prints one line "WRK_JSON {...}" that scripts/bench reads.
-local stream = false
+local stream = os.getenv("BENCH_STREAM") == "1"
 
 local function prompt(bytes)
   if bytes <= 0 then return "hi" end
