@@ -79,7 +79,8 @@ upstream::Request buildExchangeRequest(std::string_view tokenUrl, const Exchange
   out.headers = {"Content-Type: application/x-www-form-urlencoded",
                  "X-Client-Version: Node/JsCore/10.5.2/FirebaseCore-web",
                  "Accept: application/json"};
-  out.body = "grant_type=refresh_token&refresh_token=" + formEncode(request.refreshToken);
+  out.body = std::make_shared<const std::string>("grant_type=refresh_token&refresh_token=" +
+                                                 formEncode(request.refreshToken));
   return out;
 }
 

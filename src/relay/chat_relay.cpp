@@ -129,8 +129,9 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
   void start() {
     sink_->noteModel(request_.model);
     promptTokens_ = promptTokens(request_);
-    body_ = qodo::buildChatBody(request_, relay_.random_, relay_.options_.chineseChatEnabled);
-    // Retries reuse body_; the parsed conversation is not needed any more.
+    body_ = std::make_shared<const std::string>(
+        qodo::buildChatBody(request_, relay_.random_, relay_.options_.chineseChatEnabled));
+    // Every attempt shares body_; the parsed conversation is not needed any more.
     std::vector<api::Message>().swap(request_.messages);
     std::weak_ptr<ChatCall> weak = weak_from_this();
     sink_->onClientGone([weak] {
@@ -265,7 +266,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
       // The first text: from here on the client has bytes and no retry is possible.
       committed_ = true;
       // No other account will be tried now: the backend body is not needed any more.
-      std::string().swap(body_);  // assigning an empty string would keep the capacity
+      body_.reset();  // the transfer drops its share once the body is sent
       ++relay_.activeStreams_;
       sink_->startStream();
       encoder_.appendRole(out);
@@ -431,7 +432,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
   std::string id_;
   long created_;
   api::ChunkEncoder encoder_;
-  std::string body_;
+  std::shared_ptr<const std::string> body_;  // the Qodo request, shared with each attempt
   size_t promptTokens_ = 0;
 
   std::vector<int64_t> tried_;

@@ -45,7 +45,7 @@ struct Transfer : std::enable_shared_from_this<Transfer> {
   Engine* owner;  // outlives the transfer: the Engine's map holds the only strong reference
   EasyHandle easy;
   HeaderList headers;
-  std::string body;  // CURLOPT_POSTFIELDS points into it
+  std::shared_ptr<const std::string> body;  // CURLOPT_POSTFIELDS points into it
   Handlers handlers;
   asio::steady_timer deadline;
   uint64_t deadlineGeneration = 0;  // a wait armed before the latest re-arm is stale
@@ -303,9 +303,10 @@ bool Engine::configure(Transfer& t, Request& request) {
     }
     if (method == "HEAD") {
       curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
-    } else if (method == "POST" || !t.body.empty()) {
-      curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t.body.data());
-      curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.body.size()));
+    } else if (method == "POST" || t.body) {
+      const std::string_view body = t.body ? std::string_view(*t.body) : std::string_view("", 0);
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     }
   }
 
@@ -479,12 +480,11 @@ void Engine::reportStatus(Transfer& t, long code) {
   t.statusReported = true;
   t.status = static_cast<int>(code);
   // With the answer started and the request body sent, curl will not send it again (no
-  // redirects, no auth rounds): a held stream need not keep it.
+  // redirects, no auth rounds): a held stream need not keep its share of it.
   curl_off_t sent = 0;
-  if (!t.body.empty() &&
-      curl_easy_getinfo(t.easy.get(), CURLINFO_SIZE_UPLOAD_T, &sent) == CURLE_OK &&
-      sent >= static_cast<curl_off_t>(t.body.size())) {
-    std::string().swap(t.body);
+  if (t.body && curl_easy_getinfo(t.easy.get(), CURLINFO_SIZE_UPLOAD_T, &sent) == CURLE_OK &&
+      sent >= static_cast<curl_off_t>(t.body->size())) {
+    t.body.reset();
   }
   if (t.handlers.onStatus) {
     t.handlers.onStatus(t.status);

@@ -34,7 +34,9 @@ struct Request {
   std::string url;
   std::string method = "POST";
   std::vector<std::string> headers;  // "Name: value"
-  std::string body;
+  // Shared, never copied: a caller that may send the same body again (failover to another
+  // account) keeps one copy for every attempt. Null: no body.
+  std::shared_ptr<const std::string> body;
   bool acceptCompressed = true;  // ask for gzip/br; onData always sees decoded bytes
 };
 

@@ -13,7 +13,8 @@ TEST(TokenExchange, SendsTheFormEncodedRefreshTokenWithTheWebClientHeaders) {
                                 {"AIzaSy-key", "AMf/vB+x=y z"});
   EXPECT_EQ(r.method, "POST");
   EXPECT_EQ(r.url, "https://securetoken.googleapis.com/v1/token?key=AIzaSy-key");
-  EXPECT_EQ(r.body, "grant_type=refresh_token&refresh_token=AMf%2FvB%2Bx%3Dy+z");
+  ASSERT_TRUE(r.body);
+  EXPECT_EQ(*r.body, "grant_type=refresh_token&refresh_token=AMf%2FvB%2Bx%3Dy+z");
   auto has = [&](const char* h) {
     return std::find(r.headers.begin(), r.headers.end(), h) != r.headers.end();
   };

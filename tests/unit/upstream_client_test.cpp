@@ -442,12 +442,13 @@ TEST_F(UpstreamClient, SendsTheMethodHeadersAndBody) {
   Request request;
   request.url = server.url("/v2/chats/chat");
   request.headers = {"X-Test: yes", "Content-Type: application/json"};
-  request.body = std::string(2000000, 'b');  // large enough for curl to want "100 Continue"
+  request.body = std::make_shared<const std::string>(
+      2000000, 'b');  // large enough for curl to want "100 Continue"
   client.start(request, recorder.handlers());
 
   ASSERT_TRUE(runUntil([&] { return recorder.done.has_value(); }));
   EXPECT_EQ(recorder.done->error, ErrorKind::kNone);
-  EXPECT_EQ(recorder.body, "POST /v2/chats/chat HTTP/1.1|yes|application/json||" + request.body);
+  EXPECT_EQ(recorder.body, "POST /v2/chats/chat HTTP/1.1|yes|application/json||" + *request.body);
 }
 
 TEST_F(UpstreamClient, RefusedConnectionIsAConnectError) {
