@@ -145,7 +145,6 @@ class Engine {
   std::unordered_set<curl_socket_t> opened_;  // connection sockets made by onOpenSocket
   std::unordered_map<CURL*, std::shared_ptr<Transfer>> transfers_;
   int depth_ = 0;
-  long connectionCacheSize_ = 0;
   // Handlers already queued on io_ when the Engine goes away check this before touching it.
   std::shared_ptr<char> life_ = std::make_shared<char>();
 };
@@ -250,11 +249,8 @@ Engine::~Engine() {
 // one each time a transfer ends (O(n) each, with 5,000 held streams). So: curl's rule, with a
 // floor.
 void Engine::sizeConnectionCache() {
-  const long wanted = std::max(kIdleConnections, 4 * static_cast<long>(transfers_.size()));
-  if (wanted != connectionCacheSize_) {
-    connectionCacheSize_ = wanted;
-    curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, wanted);
-  }
+  curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS,
+                    std::max(kIdleConnections, 4 * static_cast<long>(transfers_.size())));
 }
 
 void Engine::abandon() {
