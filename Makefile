@@ -56,7 +56,7 @@ test-asan: deps
 test-tsan: deps
 	@scripts/test-deps
 	@cmake --preset tsan >/dev/null
-	cmake --build --preset tsan --target qodo2api qodo-emulator $(TSAN_UNITS)
+	cmake --build --preset tsan --target qodo2api qodo-emulator streamload $(TSAN_UNITS)
 	@rm -f build-tsan/tsan-report.*
 	ctest --preset tsan
 	@if ls build-tsan/tsan-report.* >/dev/null 2>&1; then \

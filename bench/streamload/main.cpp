@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -58,6 +59,7 @@ struct Options {
   double rampMs = 0;
   double timeoutS = 120;
   size_t threads = 1;
+  bool sameBytes = false;
 };
 
 void usage() {
@@ -75,6 +77,8 @@ void usage() {
   --ramp-ms MS       spread the K connection starts over MS milliseconds (0)
   --timeout-s S      give up on everything after S seconds; unfinished streams fail (120)
   --threads T        client event loops (1)
+  --same-bytes       every answer's body must equal the first good one byte for byte, once the
+                     values of "id" and "created" are blanked (one backend, one scripted answer)
 )";
 }
 
@@ -120,6 +124,7 @@ bool parseArgs(int argc, char** argv, Options& o) {
     else if (a == "--ramp-ms") o.rampMs = std::stod(value());
     else if (a == "--timeout-s") o.timeoutS = std::stod(value());
     else if (a == "--threads") o.threads = std::max<size_t>(1, std::stoul(value()));
+    else if (a == "--same-bytes") o.sameBytes = true;
     else if (a == "-h" || a == "--help") return false;
     else throw std::runtime_error("unknown argument " + a);
   }
@@ -174,7 +179,43 @@ struct Shared {
   std::atomic<long> peakOpen{0};
   std::atomic<size_t> finished{0};
   size_t total = 0;
+  std::optional<std::string> reference;  // --same-bytes: the first good body, blanked
 };
+
+// The body with every `"id":"…"` value emptied and every `"created":N` set to 0: what differs
+// between two answers that are otherwise the same bytes.
+std::string blankVarying(std::string_view body) {
+  std::string out;
+  out.reserve(body.size());
+  size_t i = 0;
+  while (i < body.size()) {
+    if (body.substr(i).starts_with("\"id\":\"")) {
+      out += "\"id\":\"";
+      i += 6;
+      while (i < body.size() && body[i] != '"') i += body[i] == '\\' ? 2 : 1;
+      continue;
+    }
+    if (body.substr(i).starts_with("\"created\":")) {
+      out += "\"created\":0";
+      i += 10;
+      while (i < body.size() && body[i] >= '0' && body[i] <= '9') ++i;
+      continue;
+    }
+    out += body[i++];
+  }
+  return out;
+}
+
+// --same-bytes: the first good body becomes the reference; every later one must equal it.
+bool sameAsReference(Shared& s, std::string_view body) {
+  std::string blanked = blankVarying(body);
+  std::lock_guard lock(s.mutex);
+  if (!s.reference) {
+    s.reference = std::move(blanked);
+    return true;
+  }
+  return blanked == *s.reference;
+}
 
 void record(Shared& s, Result r) {
   std::lock_guard lock(s.mutex);
@@ -251,6 +292,7 @@ net::awaitable<void> oneStream(Shared& s, size_t index) {
     }
     streamload::SseCheck check(s.expected);
     bool good = true;
+    std::string body;
     while (!parser.is_done()) {
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
@@ -259,6 +301,7 @@ net::awaitable<void> oneStream(Shared& s, size_t index) {
       if (rec == http::error::need_buffer) rec = {};
       const size_t got = chunk.size() - parser.get().body().size;
       if (got > 0 && good) good = check.feed({chunk.data(), got}, Clock::now());
+      if (s.options.sameBytes) body.append(chunk.data(), got);
       if (rec) {
         failRest("read body: " + rec.message());
         co_return;
@@ -267,6 +310,10 @@ net::awaitable<void> oneStream(Shared& s, size_t index) {
     Result r;
     r.ok = check.finish() && good;
     r.error = check.error();
+    if (r.ok && s.options.sameBytes && !sameAsReference(s, body)) {
+      r.ok = false;
+      r.error = "body differs from the first good answer";
+    }
     r.tokens = check.tokens();
     if (auto first = check.firstToken()) r.ttftMs = ms(*first - sent);
     if (r.tokens > 1) r.gapMs = ms(check.longestGap());

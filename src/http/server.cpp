@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
@@ -20,6 +21,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/container/static_vector.hpp>
 #include <cstdio>
+#include <iterator>
 #include <list>
 #include <random>
 #include <stdexcept>
@@ -55,6 +57,9 @@ constexpr size_t kIdleReadBytes = 2048;
 constexpr size_t kWatchReadBytes = 512;
 // Queued writes sent in one gathered write (three buffers each: an iovec array of 48).
 constexpr size_t kGatherWrites = 16;
+// How long a closing connection keeps reading and discarding (nginx: lingering_time 30 s,
+// lingering_timeout 5 s). A client that asked for the close closes its side at once.
+constexpr auto kLingerTime = 5s;
 
 std::string newRequestId(std::mt19937_64& rng) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -181,7 +186,12 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t pending() const { return pendingBytes_; }
 
  private:
-  void armDeadline(std::chrono::steady_clock::duration d);
+  // A deadline closes the socket when it expires. Re-arming or disarming it makes a wait that
+  // already expired, and whose handler is queued, do nothing: that handler checks the expiry.
+  void armDeadline(asio::steady_timer& timer, std::chrono::steady_clock::duration d);
+  static void disarm(asio::steady_timer& timer) {
+    timer.expires_at(asio::steady_timer::time_point::max());
+  }
   void closeSocket() {
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
@@ -189,6 +199,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   void startWriting();
   void writeNext();
+  void batchWritten();
+  void writeFailed();
   void startWatch();
   void wake() {
     if (!waiting_) return;
@@ -197,8 +209,13 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<std::shared_ptr<ExchangeImpl>> readRequest(bool first);
   asio::awaitable<void> waitForExchange();
   asio::awaitable<void> sendErrorAndClose(const api::ApiError& error);
-  // Counters are taken when the final bytes are queued, so a client that has read its answer
-  // finds it counted by its next scrape; the access line waits for the write to finish.
+  asio::awaitable<void> lingeringClose();
+  // Status as counted and logged: an answer whose bytes did not all reach the socket is 499
+  // (the client closed the request), whatever status line it started with.
+  int outcomeStatus(const ExchangeImpl& ex) const;
+  // Counters are taken once the final bytes are in the socket, in the same handler that wrote
+  // them, so a client that has read its answer finds it counted by its next scrape; the access
+  // line waits for the exchange to end.
   void recordMetrics(const ExchangeImpl& ex);
   void logAccess(const ExchangeImpl& ex);
 
@@ -219,19 +236,29 @@ class Session : public std::enable_shared_from_this<Session> {
     bool chunk = false;  // "\r\n" follows data
     size_t size() const { return headSize + data.size() + (chunk ? 2 : 0); }
   };
-  // A vector, not a deque: an idle deque still holds a 512-byte block, for every held stream.
-  std::vector<Pending> writes_;
-  size_t pendingBytes_ = 0;
+  // Vectors, not deques: an idle deque still holds a 512-byte block, for every held stream.
+  // `inFlight_` is the batch the socket is writing. The kernel may read its bytes until the write
+  // completes, so nothing is added to it or moved in it until then; what the handler queues
+  // meanwhile goes to `queued_`. (One vector for both let a push reallocate it under a pending
+  // write: a short string's bytes and a chunk's size line live inside the element, and the
+  // socket then sent freed memory — cut, garbled streams under load.)
+  std::vector<Pending> queued_;
+  std::vector<Pending> inFlight_;
+  size_t pendingBytes_ = 0;  // in queued_ and inFlight_
+  uint64_t bytesSent_ = 0;   // this exchange's bytes the socket has taken
   bool writing_ = false;
-  bool lastQueued_ = false;    // the exchange's final bytes are in writes_
+  bool lastQueued_ = false;    // the exchange's final bytes are queued
+  bool lastInFlight_ = false;  // ... and in the batch being written
+  bool delivered_ = false;     // ... and all in the socket
   bool recorded_ = false;      // this exchange's metrics are counted
-  bool exchangeDone_ = false;  // final bytes written (or the socket failed)
+  bool exchangeDone_ = false;  // delivered, or the connection failed with no write in flight
   bool watching_ = false;
   bool waiting_ = false;
   bool idle_ = false;
   bool stopping_ = false;
   bool timedOut_ = false;
-  bool broken_ = false;
+  bool broken_ = false;      // the socket failed or the client left: no more writes
+  bool peerClosed_ = false;  // the client ended the connection between requests
 };
 
 class Worker {
@@ -449,15 +476,15 @@ Session::Session(tcp::socket socket, Worker& worker)
   if (!ec) peer_ = endpoint.address().to_string();
 }
 
-void Session::armDeadline(std::chrono::steady_clock::duration d) {
-  timedOut_ = false;
-  deadline_.expires_after(d);
-  deadline_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+void Session::armDeadline(asio::steady_timer& timer, std::chrono::steady_clock::duration d) {
+  if (&timer == &deadline_) timedOut_ = false;
+  timer.expires_after(d);
+  timer.async_wait([weak = weak_from_this(), &timer](beast::error_code ec) {
     if (ec) return;
-    if (auto self = weak.lock()) {
-      self->timedOut_ = true;
-      self->closeSocket();
-    }
+    auto self = weak.lock();
+    if (!self || timer.expiry() > asio::steady_timer::clock_type::now()) return;
+    if (&timer == &self->deadline_) self->timedOut_ = true;
+    self->closeSocket();
   });
 }
 
@@ -493,7 +520,10 @@ asio::awaitable<void> Session::run() {
     if (!exchange_) break;
     exchangeDone_ = false;
     lastQueued_ = false;
+    lastInFlight_ = false;
+    delivered_ = false;
     recorded_ = false;
+    bytesSent_ = 0;
     worker_.handler().handle(exchange_);
     exchange_->releaseRequestData();
     if (!exchange_->responded() && !broken_) startWatch();
@@ -505,10 +535,30 @@ asio::awaitable<void> Session::run() {
     exchange_.reset();
     if (!again) break;
   }
-  deadline_.cancel();
-  writeDeadline_.cancel();
+  disarm(writeDeadline_);
+  // A connection that is still whole is closed the way nginx closes one: the client gets every
+  // byte that was written, never a reset that destroys what it has not read yet.
+  if (!broken_ && !timedOut_ && !peerClosed_ && socket_.is_open()) co_await lingeringClose();
+  disarm(deadline_);
   closeSocket();
   worker_.sessionEnded();
+}
+
+// Half-close, then read and discard what the client still sends until it closes its side or
+// kLingerTime passes. Closing a socket whose receive queue holds unread bytes makes the kernel
+// send a reset instead of the end of the stream, and a reset can discard the answer's last bytes
+// on their way into the client's socket (a 413 while the client still uploads, a client that
+// pipelined its next request behind a `Connection: close` answer).
+asio::awaitable<void> Session::lingeringClose() {
+  beast::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  armDeadline(deadline_, kLingerTime);
+  std::array<char, 512> discard;
+  for (;;) {
+    auto [readError, n] = co_await socket_.async_read_some(asio::buffer(discard), kUseTuple);
+    if (readError) break;  // the client's end of the stream, a reset, or the deadline
+  }
 }
 
 // The next request, or null when the connection should close (the client left, a timeout, or
@@ -517,24 +567,30 @@ asio::awaitable<std::shared_ptr<ExchangeImpl>> Session::readRequest(bool first) 
   const ServerLimits& limits = worker_.limits();
   if (buffer_.size() == 0) {
     idle_ = true;
-    armDeadline(first ? limits.headerTimeout : limits.keepAliveTimeout);
+    armDeadline(deadline_, first ? limits.headerTimeout : limits.keepAliveTimeout);
     auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(kIdleReadBytes), kUseTuple);
     idle_ = false;
-    if (ec || n == 0) co_return nullptr;
+    if (ec || n == 0) {
+      peerClosed_ = ec == asio::error::eof || ec == asio::error::connection_reset;
+      co_return nullptr;
+    }
     buffer_.commit(n);
   }
   // The whole request (headers and body) must arrive within the header timeout: a client
   // that trickles bytes cannot hold a connection open.
-  armDeadline(limits.headerTimeout);
+  armDeadline(deadline_, limits.headerTimeout);
   beast::http::request_parser<beast::http::string_body> parser;
   parser.header_limit(limits.maxHeaderBytes);
   parser.body_limit(limits.maxBodyBytes);
   auto [ec, bytes] = co_await beast::http::async_read(socket_, buffer_, parser, kUseTuple);
-  deadline_.cancel();
+  disarm(deadline_);
   if (ec) {
-    if (timedOut_ || ec == beast::http::error::end_of_stream || ec == asio::error::eof ||
-        ec == asio::error::operation_aborted || ec == asio::error::connection_reset)
+    if (ec == beast::http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset) {
+      peerClosed_ = true;
       co_return nullptr;
+    }
+    if (timedOut_ || ec == asio::error::operation_aborted) co_return nullptr;
     if (ec == beast::http::error::body_limit) {
       co_await sendErrorAndClose(api::bodyTooLarge(limits.maxBodyBytes));
     } else if (ec == beast::http::error::header_limit &&
@@ -592,9 +648,10 @@ asio::awaitable<void> Session::sendErrorAndClose(const api::ApiError& error) {
   out += "\r\n" + body;
   worker_.shard().count("qodo2api_http_requests_total",
                         "route=\"other\",status=\"" + std::to_string(error.status) + "\"");
-  armDeadline(5s);
-  co_await asio::async_write(socket_, asio::buffer(out), kUseTuple);
-  deadline_.cancel();
+  armDeadline(deadline_, 5s);
+  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out), kUseTuple);
+  disarm(deadline_);
+  if (ec) broken_ = true;
   spdlog::info("access id=- ip={} status={} error=\"{}\"", peer_, error.status, error.message);
 }
 
@@ -613,6 +670,7 @@ void Session::startWatch() {
       n = self->socket_.read_some(self->buffer_.prepare(kWatchReadBytes), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
         if (!self->exchangeDone_) self->startWatch();
+        self->wake();  // the request loop may be waiting for the watch to end
         return;
       }
     }
@@ -630,18 +688,16 @@ void Session::startWatch() {
 
 void Session::queue(std::string bytes, bool last) {
   if (broken_) {
-    if (last) {
+    // Nothing more goes out; the exchange ends once no write is in flight.
+    if (last && !writing_) {
       exchangeDone_ = true;
       wake();
     }
     return;
   }
   pendingBytes_ += bytes.size();
-  writes_.push_back(Pending{std::move(bytes)});
-  if (last) {
-    lastQueued_ = true;
-    if (exchange_) recordMetrics(*exchange_);
-  }
+  queued_.push_back(Pending{std::move(bytes)});
+  if (last) lastQueued_ = true;
   startWriting();
 }
 
@@ -652,7 +708,7 @@ void Session::queueChunk(std::string data) {
   chunk.headSize = static_cast<uint8_t>(
       std::snprintf(chunk.head.data(), chunk.head.size(), "%zx\r\n", chunk.data.size()));
   pendingBytes_ += chunk.size();
-  writes_.push_back(std::move(chunk));
+  queued_.push_back(std::move(chunk));
   startWriting();
 }
 
@@ -665,65 +721,101 @@ void Session::startWriting() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] { self->writeNext(); });
 }
 
+// Sends what is queued, up to kGatherWrites entries per gathered write. Each batch is first
+// offered to the (non-blocking) socket right here, so the handler that wrote an answer's final
+// bytes knows they are in the socket; what the socket does not take at once is written
+// asynchronously from the same, untouched batch.
 void Session::writeNext() {
-  if (broken_) {
-    writes_.clear();
-    pendingBytes_ = 0;
-  }
-  if (writes_.empty()) {
-    writing_ = false;
-    if (lastQueued_ || broken_) {
-      exchangeDone_ = true;
-      // Stop the watch read so the request loop can own the socket again.
-      if (watching_) {
-        beast::error_code ignored;
-        socket_.cancel(ignored);
-      }
-      wake();
-    } else if (exchange_) {
-      exchange_->notifyDrained();
+  using Buffers = boost::container::static_vector<asio::const_buffer, 3 * kGatherWrites>;
+  for (;;) {
+    if (broken_) {
+      queued_.clear();
+      pendingBytes_ = 0;
     }
+    if (queued_.empty()) {
+      writing_ = false;
+      if (delivered_ || broken_) {
+        exchangeDone_ = true;
+        // Stop the watch read so the request loop can own the socket again.
+        if (watching_) {
+          beast::error_code ignored;
+          socket_.cancel(ignored);
+        }
+        wake();
+      } else if (exchange_) {
+        exchange_->notifyDrained();
+      }
+      return;
+    }
+    const auto batchEnd =
+        queued_.begin() + static_cast<ptrdiff_t>(std::min(queued_.size(), kGatherWrites));
+    std::move(queued_.begin(), batchEnd, std::back_inserter(inFlight_));
+    queued_.erase(queued_.begin(), batchEnd);
+    lastInFlight_ = lastQueued_ && queued_.empty();
+    Buffers buffers;
+    size_t total = 0;
+    for (const Pending& next : inFlight_) {
+      if (next.headSize != 0) buffers.push_back(asio::buffer(next.head.data(), next.headSize));
+      if (!next.data.empty()) buffers.push_back(asio::buffer(next.data));
+      if (next.chunk) buffers.push_back(asio::buffer("\r\n", 2));
+      total += next.size();
+    }
+    beast::error_code ec;
+    const size_t sent = socket_.write_some(buffers, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+    if (ec) {
+      writeFailed();
+      return;
+    }
+    if (sent == total) {
+      batchWritten();
+      continue;
+    }
+    beast::buffers_suffix<Buffers> rest(buffers);
+    rest.consume(sent);
+    armDeadline(writeDeadline_, worker_.limits().writeTimeout);
+    asio::async_write(socket_, rest, [self = shared_from_this()](beast::error_code ec, size_t) {
+      disarm(self->writeDeadline_);
+      if (ec) {
+        self->writeFailed();
+        return;
+      }
+      self->batchWritten();
+      self->writeNext();
+    });
     return;
   }
-  writing_ = true;
-  writeDeadline_.expires_after(worker_.limits().writeTimeout);
-  writeDeadline_.async_wait([weak = weak_from_this()](beast::error_code ec) {
-    if (ec) return;
-    if (auto self = weak.lock()) self->closeSocket();
-  });
-  // Everything queued (up to kGatherWrites) in one gathered write.
-  boost::container::static_vector<asio::const_buffer, 3 * kGatherWrites> buffers;
-  size_t count = 0;
-  for (const Pending& next : writes_) {
-    if (count == kGatherWrites) break;
-    ++count;
-    if (next.headSize != 0) buffers.push_back(asio::buffer(next.head.data(), next.headSize));
-    if (!next.data.empty()) buffers.push_back(asio::buffer(next.data));
-    if (next.chunk) buffers.push_back(asio::buffer("\r\n", 2));
+}
+
+void Session::batchWritten() {
+  for (const Pending& done : inFlight_) {
+    pendingBytes_ -= done.size();
+    bytesSent_ += done.size();
   }
-  asio::async_write(socket_, buffers,
-                    [self = shared_from_this(), count](beast::error_code ec, size_t) {
-                      self->writeDeadline_.cancel();
-                      for (size_t i = 0; i < count; ++i)
-                        self->pendingBytes_ -= self->writes_[i].size();
-                      self->writes_.erase(self->writes_.begin(),
-                                          self->writes_.begin() + static_cast<ptrdiff_t>(count));
-                      if (ec) {
-                        self->broken_ = true;
-                        self->writes_.clear();
-                        self->pendingBytes_ = 0;
-                        self->writing_ = false;
-                        if (self->exchange_) self->exchange_->markGone();
-                        self->exchangeDone_ = true;
-                        if (self->watching_) {
-                          beast::error_code ignored;
-                          self->socket_.cancel(ignored);
-                        }
-                        self->wake();
-                        return;
-                      }
-                      self->writeNext();
-                    });
+  inFlight_.clear();
+  if (lastInFlight_) {
+    delivered_ = true;
+    if (exchange_) recordMetrics(*exchange_);
+  }
+}
+
+void Session::writeFailed() {
+  broken_ = true;
+  queued_.clear();
+  inFlight_.clear();
+  pendingBytes_ = 0;
+  writing_ = false;
+  if (exchange_) exchange_->markGone();
+  exchangeDone_ = true;
+  if (watching_) {
+    beast::error_code ignored;
+    socket_.cancel(ignored);
+  }
+  wake();
+}
+
+int Session::outcomeStatus(const ExchangeImpl& ex) const {
+  return delivered_ && ex.status() != 0 ? ex.status() : 499;
 }
 
 void Session::recordMetrics(const ExchangeImpl& ex) {
@@ -731,11 +823,10 @@ void Session::recordMetrics(const ExchangeImpl& ex) {
   recorded_ = true;
   const RequestInfo& info = ex.request();
   const AccessNote& note = ex.accessNote();
-  const int status = ex.status() != 0 ? ex.status() : 499;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - info.started).count();
-  const std::string labels =
-      "route=\"" + obs::escapeLabel(note.route) + "\",status=\"" + std::to_string(status) + "\"";
+  const std::string labels = "route=\"" + obs::escapeLabel(note.route) + "\",status=\"" +
+                             std::to_string(outcomeStatus(ex)) + "\"";
   worker_.shard().count("qodo2api_http_requests_total", labels);
   worker_.shard().observe("qodo2api_http_request_duration_seconds",
                           "route=\"" + obs::escapeLabel(note.route) + "\"", seconds);
@@ -748,16 +839,16 @@ void Session::recordMetrics(const ExchangeImpl& ex) {
 void Session::logAccess(const ExchangeImpl& ex) {
   const RequestInfo& info = ex.request();
   const AccessNote& note = ex.accessNote();
-  const int status = ex.status() != 0 ? ex.status() : 499;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - info.started).count();
   const std::string_view path = std::string_view(info.target).substr(0, info.target.find('?'));
   spdlog::info(
       "access id={} ip={} method={} path={} status={} model={} duration_ms={:.1f} account={} "
-      "prompt_tokens={} completion_tokens={}{}",
-      info.requestId, info.clientIp, info.method, path, status,
+      "prompt_tokens={} completion_tokens={} bytes_sent={}{}{}",
+      info.requestId, info.clientIp, info.method, path, outcomeStatus(ex),
       note.model.empty() ? "-" : note.model, seconds * 1000,
       note.account.empty() ? "-" : note.account, note.promptTokens, note.completionTokens,
+      bytesSent_, delivered_ || ex.status() == 0 ? "" : " incomplete=1",
       ex.clientGone() ? " client_gone=1" : "");
 }
 
