@@ -328,7 +328,9 @@ async function wrk(sys, script, conns, seconds, extraEnv = {}) {
   const line = r.out.split('\n').find((l) => l.startsWith('WRK_JSON '));
   if (!line) throw new Error(`wrk gave no summary: ${r.out} ${r.err}`);
   const j = JSON.parse(line.slice(9));
-  j.ok = j.requests - j.errors.status;
+  // chat.lua checked every reply (status, text, [DONE]); a cut connection is a read error.
+  j.ok = j.requests - j.bad;
+  j.failed = j.bad + j.errors.read + j.errors.timeout + j.errors.connect + j.errors.write;
   j.cmd = `${envText} wrk ${args.join(' ').replace(root + '/', '')}`;
   return j;
 }
@@ -351,34 +353,37 @@ async function streamload(sys, opts) {
 // ---- scenarios ------------------------------------------------------------------------------
 
 const Q = quick;
+// The chat script, told how many tokens every answer of scenario `s` must carry.
+const chat = (sys, s, conns, seconds, env = {}) =>
+  wrk(sys, 'chat.lua', conns, seconds, { BENCH_TOKENS: String(s.events), ...env });
 const scenarios = [
   {
     id: 'nonstream32',
     title: 'Non-streaming, concurrency 32, 20 tokens',
     events: 20, interval: 0, reps: Q ? 1 : 2,
-    load: (sys) => wrk(sys, 'chat.lua', 32, Q ? 3 : 10),
-    warm: (sys) => wrk(sys, 'chat.lua', 32, Q ? 1 : 2),
+    load: (sys, s) => chat(sys, s, 32, Q ? 3 : 10),
+    warm: (sys, s) => chat(sys, s, 32, Q ? 1 : 2),
   },
   {
     id: 'nonstream128',
     title: 'Non-streaming, concurrency 128, 20 tokens',
     events: 20, interval: 0, reps: Q ? 1 : 2,
-    load: (sys) => wrk(sys, 'chat.lua', 128, Q ? 3 : 10),
-    warm: (sys) => wrk(sys, 'chat.lua', 128, Q ? 1 : 2),
+    load: (sys, s) => chat(sys, s, 128, Q ? 3 : 10),
+    warm: (sys, s) => chat(sys, s, 128, Q ? 1 : 2),
   },
   {
     id: 'stream64',
     title: 'Streaming, concurrency 64, 50 tokens',
     events: 50, interval: 0, reps: Q ? 1 : 2,
-    load: (sys) => wrk(sys, 'chat.lua', 64, Q ? 3 : 10, { BENCH_STREAM: '1' }),
-    warm: (sys) => wrk(sys, 'chat.lua', 64, Q ? 1 : 2, { BENCH_STREAM: '1' }),
+    load: (sys, s) => chat(sys, s, 64, Q ? 3 : 10, { BENCH_STREAM: '1' }),
+    warm: (sys, s) => chat(sys, s, 64, Q ? 1 : 2, { BENCH_STREAM: '1' }),
   },
   {
     id: 'prompt100k',
     title: '100 KB prompt, non-streaming, concurrency 8, 20 tokens',
     events: 20, interval: 0, reps: 1,
-    load: (sys) => wrk(sys, 'chat.lua', 8, Q ? 3 : 10, { BENCH_PROMPT_BYTES: '102400' }),
-    warm: (sys) => wrk(sys, 'chat.lua', 8, 1, { BENCH_PROMPT_BYTES: '102400' }),
+    load: (sys, s) => chat(sys, s, 8, Q ? 3 : 10, { BENCH_PROMPT_BYTES: '102400' }),
+    warm: (sys, s) => chat(sys, s, 8, 1, { BENCH_PROMPT_BYTES: '102400' }),
   },
   {
     id: 'long1000',
@@ -411,7 +416,7 @@ async function measure(name, scenario, emu) {
   const sys = await starters[name](emu);
   if (!sys) return { skipped: portkeyProblem };
   try {
-    if (scenario.warm) await scenario.warm(sys);
+    if (scenario.warm) await scenario.warm(sys, scenario);
     await sleep(200);
     const pids = sys.pids();
     const cpu0 = cpuSeconds(pids);
@@ -432,18 +437,22 @@ function addUp(runs) {
   const sum = { cpu: 0, rss0: ok[0].rss0, hwm: 0, alive: true, load: { ...ok[0].load }, runs: ok.length };
   let requests = 0;
   let good = 0;
-  let statusErrors = 0;
+  let failed = 0;
+  const firstBad = [];
   for (const r of ok) {
     sum.cpu += r.cpu;
     sum.hwm = Math.max(sum.hwm, r.hwm);
     sum.alive &&= r.alive;
     requests += r.load.requests;
     good += r.load.ok ?? r.load.completed;
-    statusErrors += r.load.errors ? r.load.errors.status + r.load.errors.timeout + r.load.errors.read : 0;
+    failed += r.load.failed ?? 0;
+    if (r.load.first_bad) firstBad.push(r.load.first_bad);
+    for (const [why, n] of Object.entries(r.load.failures ?? {})) firstBad.push(`${n} × ${why}`);
   }
   sum.load.requests = requests;
   sum.load.ok = good;
-  sum.load.badResponses = statusErrors;
+  sum.load.failed = failed;
+  sum.load.firstBad = firstBad.slice(0, 5);
   sum.load.cmds = ok.map((r) => r.load.cmd);
   return sum;
 }
@@ -556,6 +565,22 @@ async function main() {
   fs.writeFileSync(outFile, text);
   fs.writeFileSync(outFile.replace(/\.md$/, '.json'), JSON.stringify({ results, startup, micro, notes }, (k, v) => (typeof v === 'function' ? undefined : v), 1));
   console.log(`bench: wrote ${path.relative(root, outFile)}`);
+  // A fast wrong answer is not a result: a reply that failed its check, or a connection cut in
+  // the middle of one, fails the run (any system under wrk, and the gateway everywhere; the other
+  // systems' held-stream shortfalls are capacity figures, shown in their tables).
+  const bad = [];
+  for (const [id, byName] of Object.entries(results)) {
+    for (const [name, r] of Object.entries(byName)) {
+      if (name === 'scenario' || !r?.load || !r.load.failed) continue;
+      if (r.load.cmds?.some((c) => c.includes(' wrk ')) || name === 'qodo2api') {
+        bad.push(`${id}/${name}: ${r.load.failed} bad replies (${r.load.firstBad.join('; ')})`);
+      }
+    }
+  }
+  if (bad.length) {
+    console.error(`bench: FAILED, replies that were wrong or cut:\n  ${bad.join('\n  ')}`);
+    process.exitCode = 1;
+  }
 }
 
 main()

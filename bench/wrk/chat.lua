@@ -1,7 +1,11 @@
 -- wrk script: chat completions (bench/README.md); a streamed answer is read whole per request.
 -- Environment: BENCH_STREAM (1: "stream":true), BENCH_MODEL (gpt-4o), BENCH_PROMPT_BYTES
--- (0: "hi"), BENCH_HEADERS ("Name: value|Name: value", e.g. Portkey's routing headers).
--- done() prints one line "WRK_JSON {...}" that scripts/bench reads.
+-- (0: "hi"), BENCH_HEADERS ("Name: value|Name: value", e.g. Portkey's routing headers),
+-- BENCH_TOKENS (the emulator's events per answer: every reply must carry exactly
+-- "tok0 tok1 ... tok<N-1>"; unset: any text).
+-- Every reply is checked: status 200, the expected text (its content pieces, in order), and for a
+-- stream the closing `data: [DONE]`. done() prints one line "WRK_JSON {...}" that scripts/bench
+-- reads, with "bad" (replies that failed the check) beside wrk's own error counts.
 local stream = os.getenv("BENCH_STREAM") == "1"
 
 local function prompt(bytes)
@@ -26,11 +30,58 @@ wrk.body = string.format('{"model":"%s","stream":%s,"messages":[{"role":"user","
                          os.getenv("BENCH_MODEL") or "gpt-4o", tostring(stream),
                          prompt(tonumber(os.getenv("BENCH_PROMPT_BYTES") or "0")))
 
+local expected = nil
+local tokens = tonumber(os.getenv("BENCH_TOKENS") or "")
+if tokens then
+  local words = {}
+  for i = 0, tokens - 1 do words[#words + 1] = "tok" .. i end
+  expected = table.concat(words, " ")
+end
+
+-- Per thread (each wrk thread has its own Lua state): replies that failed, and the first one.
+bad = 0
+firstBad = ""
+local threads = {}
+
+function setup(thread)
+  threads[#threads + 1] = thread
+end
+
+local function check(status, body)
+  if status ~= 200 then return "status " .. status end
+  if stream and not string.find(body, "data: %[DONE%]\n\n$") then
+    return "stream does not end with data: [DONE]"
+  end
+  if expected then
+    local pieces = {}
+    for piece in string.gmatch(body, '"content":"([^"]*)"') do pieces[#pieces + 1] = piece end
+    local text = table.concat(pieces)
+    if text ~= expected then return "text differs: " .. string.sub(text, 1, 80) end
+  end
+  return nil
+end
+
+function response(status, headers, body)
+  local why = check(status, body)
+  if why then
+    bad = bad + 1
+    if firstBad == "" then firstBad = why end
+  end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
+  local badTotal, why = 0, ""
+  for _, thread in ipairs(threads) do
+    badTotal = badTotal + thread:get("bad")
+    if why == "" then why = thread:get("firstBad") end
+  end
+  why = string.gsub(why, '[%c"\\]', "?")
   io.write(string.format(
     'WRK_JSON {"requests":%d,"duration_s":%.3f,"bytes":%d,"errors":{"connect":%d,"read":%d,' ..
-    '"write":%d,"status":%d,"timeout":%d},"latency_ms":{"p50":%.3f,"p99":%.3f,"max":%.3f}}\n',
+    '"write":%d,"status":%d,"timeout":%d},"bad":%d,"first_bad":"%s",' ..
+    '"latency_ms":{"p50":%.3f,"p99":%.3f,"max":%.3f}}\n',
     summary.requests, summary.duration / 1e6, summary.bytes, e.connect, e.read, e.write, e.status,
-    e.timeout, latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+    e.timeout, badTotal, why, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000))
 end
