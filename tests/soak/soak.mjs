@@ -5,15 +5,24 @@
 // by kind, requests lost (neither a complete answer nor a proper error), RSS and fds start/end.
 // Fails when the gateway dies, a request is lost, the account pool's state is lost across a
 // restart, or RSS / fds grow after warm-up beyond SOAK_RSS_GROWTH_MB (20) / SOAK_FD_GROWTH (16).
+// Every answer is checked whole: the exact text, or one error (status, or a last error event).
+// Then, with the faults off, SOAK_INTEGRITY_ROUNDS (default 300) rounds of 64 keep-alive
+// connections of streamload (the C++ client), every answer byte for byte; one bad answer fails.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { startGateway, startEmulator, sleep } from '../lib/harness.mjs';
+import { join, dirname } from 'node:path';
+import { startGateway, startEmulator, sleep, gatewayBin } from '../lib/harness.mjs';
 
 const minutes = Number(process.env.SOAK_MINUTES ?? 30);
 const clients = Number(process.env.SOAK_CLIENTS ?? 16);
 const sampleMs = Number(process.env.SOAK_SAMPLE_SECONDS ?? 5) * 1000;
 const rssBoundMb = Number(process.env.SOAK_RSS_GROWTH_MB ?? 20);
 const fdBound = Number(process.env.SOAK_FD_GROWTH ?? 16);
+const integrityRounds = Number(process.env.SOAK_INTEGRITY_ROUNDS ?? 300);
+const streamloadBin = process.env.QODO_STREAMLOAD_BIN ?? join(dirname(gatewayBin), 'streamload');
+const kEvents = 6;
+const kText = Array.from({ length: kEvents }, (_, i) => `tok${i}`).join(' ');
 const durationMs = minutes * 60000;
 const warmupMs = Math.min(Math.max(60000, durationMs * 0.1), durationMs / 2);
 const ADMIN = 'soak-admin';
@@ -44,7 +53,7 @@ const procStatus = (pid) => {
 const awaitFs = await import('node:fs');
 
 async function main() {
-  const emu = await startEmulator(['--threads', '1', '--events', '6', '--interval-ms', '15']);
+  const emu = await startEmulator(['--threads', '1', '--events', String(kEvents), '--interval-ms', '15']);
   const post = (path, body) => fetch(`${emu.url}${path}`, { method: 'POST', body: JSON.stringify(body) });
   await post('/_emulator/scenario', { api_key: API_KEY });
   const accounts = Array.from({ length: 4 }, (_, i) => `rt-soak-${i}`);
@@ -101,7 +110,7 @@ async function main() {
       }
       if (!stream) {
         const j = JSON.parse(text);
-        assert.ok(j.choices[0].message.content.startsWith('tok0'), text);
+        assert.equal(j.choices[0].message.content, kText, text);
         counts.ok++;
         return;
       }
@@ -117,7 +126,7 @@ async function main() {
         classify('200+event', errs[0].error.message);
         return;
       }
-      assert.ok(content.startsWith('tok0') && /tok5$/.test(content), `complete text: ${content}`);
+      assert.equal(content, kText, 'the whole text');
       counts.ok++;
     } catch (e) {
       if (aborted) { counts.client_aborted++; return; }
@@ -163,9 +172,21 @@ async function main() {
   await Promise.race([Promise.all(tasks), sleep(70000)]);
   clearInterval(progress);
 
-  // Quiesce, then the final sample.
+  // Quiesce, check stream integrity under keep-alive load, then the final sample.
   await post('/_emulator/scenario', { api_key: API_KEY });
   await sleep(3000);
+  let integrity = null;
+  if (integrityRounds > 0) {
+    const r = spawnSync(streamloadBin, ['--url', `${gw.url}/v1/chat/completions`, '--k', '64',
+      '--rounds', String(integrityRounds), '--tokens', String(kEvents), '--same-bytes',
+      '--threads', '2', '--timeout-s', '600'], { encoding: 'utf8', timeout: 660000 });
+    try {
+      integrity = JSON.parse(r.stdout.trim().split('\n').pop());
+    } catch {
+      integrity = { failed: -1, failures: { [`streamload gave no result: ${r.stderr || r.error}`]: 1 } };
+    }
+    console.log(`soak: integrity ${integrity.completed}/${integrity.requests} streamed answers whole`);
+  }
   const metrics = await (await fetch(`${gw.url}/metrics`)).text();
   const activeStreams = Number(metrics.match(/^qodo2api_active_streams (\d+)/m)?.[1]);
   const endIdle = procStatus(pid);
@@ -197,6 +218,7 @@ async function main() {
     rss_mb: { start: samples[0].rssKb / 1024, after_warmup: median(head.map((s) => s.rssKb)) / 1024, end: median(tail.map((s) => s.rssKb)) / 1024, idle_end: endIdle.rssKb / 1024, peak: Math.max(...samples.map((s) => s.rssKb)) / 1024 },
     fds: { start: samples[0].fds, after_warmup: median(head.map((s) => s.fds)), end: median(tail.map((s) => s.fds)), idle_end: endIdle.fds },
     samples: samples.length,
+    integrity: integrity && { requests: integrity.requests, completed: integrity.completed, failed: integrity.failed, failures: integrity.failures },
   };
   for (const k of Object.keys(report.rss_mb)) report.rss_mb[k] = Number(report.rss_mb[k].toFixed(1));
   console.log(JSON.stringify(report, null, 2));
@@ -204,6 +226,7 @@ async function main() {
 
   const problems = [];
   if (counts.lost > 0) problems.push(`${counts.lost} requests lost`);
+  if (integrity && integrity.failed !== 0) problems.push(`integrity: ${JSON.stringify(integrity.failures)}`);
   if (stop.code !== 0) problems.push(`gateway exit ${JSON.stringify(stop)}`);
   if (activeStreams !== 0) problems.push(`qodo2api_active_streams ${activeStreams} at the end`);
   if (stateLost) problems.push('account state changed across a restart');
