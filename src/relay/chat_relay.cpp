@@ -27,7 +27,8 @@ namespace {
 
 constexpr size_t kErrorBodyBytes = 4096;
 
-// How a request ends when every account failed: the last failure decides the status.
+// How a request ends when every account failed (SPEC §4): 503, or the failure's own status
+// (502, 504) when every account failed that same way.
 enum class FinalKind { kAccount, kGateway, kTimeout };
 
 api::ApiError finalError(FinalKind kind, const std::string& lastFailure) {
@@ -361,7 +362,8 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
                  lease_ ? lease_->accountId : 0, label, message);
     releaseLease(outcome, message);
     lastFailure_ = std::move(message);
-    finalKind_ = kind;
+    // Accounts that failed in different ways say nothing about the backend as a whole: 503.
+    finalKind_ = failedAttempts_++ == 0 || finalKind_ == kind ? kind : FinalKind::kAccount;
     if (committed_) {
       endStreamWithError(finalError(kind, lastFailure_));
       return;
@@ -440,6 +442,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
   upstream::TransferHandle transfer_;
   std::string lastFailure_;
   FinalKind finalKind_ = FinalKind::kAccount;
+  size_t failedAttempts_ = 0;
 
   // Per attempt.
   int status_ = 0;

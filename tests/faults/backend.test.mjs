@@ -110,6 +110,24 @@ test('every account failing before the first byte: one HTTP error per request, n
   }
 });
 
+test('accounts failing in different ways: 503 naming the last failure, whatever the order', async (t) => {
+  // A 500, a 403 and a connection cut: alone, the cut would be a 502 and the others a 503; the
+  // answer must not depend on which account the random choice tried last.
+  const tokens = [token('rt-500'), token('rt-403'), token('rt-cut')];
+  const fails = ['server_error', 'forbidden', { mode: 'disconnect', after_events: 0 }];
+  const accounts = Object.fromEntries(tokens.map((rt, i) => [rt, { chat: { fail: fails[i] } }]));
+  const emu = await emulator(t, { accounts }, ARGS);
+  const gw = await gateway(t, emu, tokens, { ADMIN_SECRET: ADMIN });
+  await waitReady(gw, 3);
+  for (let i = 0; i < 12; i++) {
+    const r = await chat(gw, { stream: i % 2 === 0 });
+    assert.equal(r.status, 503, `request ${i}: ${r.text}`);
+    assertErrorShape(r.json);
+    assert.match(r.json.error.message, /last backend error/);
+  }
+  assert.equal((await emu.stats()).counters.chat_requests, 36, 'each account once per request');
+});
+
 // A text event line as the backend sends it.
 const textLine = (s) => JSON.stringify({ type: 'text', sub_type: 'code_implementation', used_model: 'gpt-4o', data: { content: s } });
 
