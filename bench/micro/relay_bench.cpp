@@ -83,30 +83,32 @@ void chunkEncoder(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 
-api::ChatRequest conversation(size_t messages) {
-  api::ChatRequest request;
+conversation::Conversation conversationOf(size_t messages) {
+  using conversation::Message;
+  using conversation::Role;
+  conversation::Conversation request;
   request.model = "gpt-4o";
-  request.modelInfo = api::findModel("gpt-4o");
-  request.stream = true;
-  request.messages.push_back({"system", "You are a careful senior engineer. Answer briefly."});
+  request.messages.push_back(
+      Message::ofText(Role::kSystem, "You are a careful senior engineer. Answer briefly."));
   for (size_t i = 1; i < messages; ++i) {
     const bool user = i % 2 == 1;
     std::string text = user ? "Why does the build of module " : "Because the build of module ";
     text += std::to_string(i);
     text += " take \"so long\" when the cache is warm?\nIt links 40 libraries\tin order. ";
     while (text.size() < 400) text += "More context about the build graph and the linker. ";
-    request.messages.push_back({user ? "user" : "assistant", std::move(text)});
+    request.messages.push_back(
+        Message::ofText(user ? Role::kUser : Role::kAssistant, std::move(text)));
   }
   return request;
 }
 
 void buildChatBody100(benchmark::State& state) {
-  const api::ChatRequest request = conversation(100);
+  const conversation::Conversation request = conversationOf(100);
   const qodo::ClientIds ids{"6f1c2a9e-3b7d-4c2e-9a51-0d8e7f6b5a43",
                             "0a9b8c7d-6e5f-4a3b-8c1d-2e3f4a5b6c7d"};
   size_t bytes = 0;
   for (auto _ : state) {
-    std::string body = qodo::buildChatBody(request, ids, true);
+    std::string body = qodo::buildChatBody(request, "gpt-4o", ids, true);
     bytes += body.size();
     benchmark::DoNotOptimize(body.data());
   }

@@ -89,17 +89,22 @@ std::optional<ApiError> readMaxTokens(const json::object& obj, std::string_view 
   return std::nullopt;
 }
 
-std::optional<ApiError> readRole(const json::object& msg, const std::string& at,
-                                 std::string& role) {
+using conversation::Role;
+
+std::optional<ApiError> readRole(const json::object& msg, const std::string& at, Role& role) {
   const std::string param = at + ".role";
   const json::value* v = msg.if_contains("role");
   if (!v || v->is_null()) return missing(param);
   if (!v->is_string()) return wrongType(param, "a string", *v);
   const std::string_view r = v->get_string();
-  if (r == "system" || r == "user" || r == "assistant" || r == "tool") {
-    role = r;
-  } else if (r == "developer") {
-    role = "system";
+  if (r == "system" || r == "developer") {
+    role = Role::kSystem;
+  } else if (r == "user") {
+    role = Role::kUser;
+  } else if (r == "assistant") {
+    role = Role::kAssistant;
+  } else if (r == "tool") {
+    role = Role::kTool;
   } else {
     return badRequest("Invalid value: '" + std::string(r) +
                           "'. Supported values are: 'system', 'user', 'assistant' and 'tool'.",
@@ -108,17 +113,17 @@ std::optional<ApiError> readRole(const json::object& msg, const std::string& at,
   return std::nullopt;
 }
 
+// The content's text parts, in order (a string is one part).
 std::optional<ApiError> readContent(const json::object& msg, const std::string& at,
-                                    std::string& content) {
+                                    std::vector<std::string>& texts) {
   const std::string param = at + ".content";
   const json::value* v = optionalField(msg, "content");
   if (!v) return std::nullopt;
   if (v->is_string()) {
-    content = v->get_string();
+    texts.emplace_back(v->get_string());
     return std::nullopt;
   }
   if (!v->is_array()) return wrongType(param, "a string or an array of content parts", *v);
-  bool first = true;
   const json::array& parts = v->get_array();
   for (size_t j = 0; j < parts.size(); ++j) {
     const std::string partParam = param + "[" + std::to_string(j) + "]";
@@ -136,14 +141,34 @@ std::optional<ApiError> readContent(const json::object& msg, const std::string& 
     const json::value* text = part->if_contains("text");
     if (!text || text->is_null()) return missing(partParam + ".text");
     if (!text->is_string()) return wrongType(partParam + ".text", "a string", *text);
-    if (!first) content += '\n';
-    content += text->get_string();
-    first = false;
+    texts.emplace_back(text->get_string());
   }
   return std::nullopt;
 }
 
-std::optional<ApiError> readMessages(const json::object& root, std::vector<Message>& out) {
+// A tool message is one tool result: its text parts joined, for the call `tool_call_id` names.
+conversation::Message toMessage(Role role, std::vector<std::string> texts,
+                                const json::object& msg) {
+  conversation::Message m;
+  m.role = role;
+  if (role == Role::kTool) {
+    conversation::ToolResult result;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      if (i != 0) result.content += '\n';
+      result.content += texts[i];
+    }
+    if (const json::value* id = msg.if_contains("tool_call_id"); id && id->is_string())
+      result.callId = id->get_string();
+    m.parts.emplace_back(std::move(result));
+    return m;
+  }
+  m.parts.reserve(texts.size());
+  for (auto& text : texts) m.parts.emplace_back(conversation::Text{std::move(text)});
+  return m;
+}
+
+std::optional<ApiError> readMessages(const json::object& root,
+                                     std::vector<conversation::Message>& out) {
   const json::value* v = optionalField(root, "messages");
   if (!v) return missing("messages");
   if (!v->is_array()) return wrongType("messages", "an array", *v);
@@ -161,11 +186,14 @@ std::optional<ApiError> readMessages(const json::object& root, std::vector<Messa
     const std::string at = "messages[" + std::to_string(i) + "]";
     const json::object* msg = list[i].if_object();
     if (!msg) return wrongType(at, "an object", list[i]);
-    Message m;
-    if (auto err = readRole(*msg, at, m.role)) return err;
-    if (auto err = readContent(*msg, at, m.content)) return err;
-    // An assistant turn that only called tools has no text for the backend to see.
-    if (!m.content.empty()) out.push_back(std::move(m));
+    Role role = Role::kUser;
+    std::vector<std::string> texts;
+    if (auto err = readRole(*msg, at, role)) return err;
+    if (auto err = readContent(*msg, at, texts)) return err;
+    // An assistant turn that only called tools has no text for the backend to see. (A single
+    // empty part has no text; two empty parts are a newline, as the joined text always was.)
+    if (texts.empty() || (texts.size() == 1 && texts[0].empty())) continue;
+    out.push_back(toMessage(role, std::move(texts), *msg));
   }
   if (out.empty()) {
     return badRequest("Every message in 'messages' is empty; send at least one with text.",
@@ -179,19 +207,20 @@ ParsedChatRequest parseValue(const json::value& root) {
   if (!obj) return badRequest("The request body must be a JSON object.");
 
   ChatRequest req;
+  conversation::Conversation& conv = req.conversation;
   const json::value* model = optionalField(*obj, "model");
   if (!model) return badRequest("You must provide a model parameter.", "model");
   if (!model->is_string()) return wrongType("model", "a string", *model);
-  req.model = model->get_string();
-  req.modelInfo = findModel(req.model);
+  conv.model = model->get_string();
+  req.modelInfo = findModel(conv.model);
   if (!req.modelInfo) {
-    return badRequest("The model `" + req.model +
+    return badRequest("The model `" + conv.model +
                           "` does not exist. GET /v1/models lists the "
                           "models this gateway offers.",
                       "model", "model_not_found");
   }
 
-  if (auto err = readMessages(*obj, req.messages)) return *err;
+  if (auto err = readMessages(*obj, conv.messages)) return *err;
   if (auto err = readBool(*obj, "stream", "stream", req.stream)) return *err;
   if (const json::value* so = optionalField(*obj, "stream_options")) {
     if (!so->is_object()) return wrongType("stream_options", "an object", *so);
@@ -203,7 +232,7 @@ ParsedChatRequest parseValue(const json::value& root) {
   std::optional<long> maxCompletionTokens;
   if (auto err = readMaxTokens(*obj, "max_tokens", maxTokens)) return *err;
   if (auto err = readMaxTokens(*obj, "max_completion_tokens", maxCompletionTokens)) return *err;
-  req.maxTokens = maxCompletionTokens ? maxCompletionTokens : maxTokens;
+  conv.maxTokens = maxCompletionTokens ? maxCompletionTokens : maxTokens;
   return req;
 }
 

@@ -12,24 +12,20 @@
 
 #include "api/error.h"
 #include "api/models.h"
+#include "conversation/conversation.h"
 
 namespace api {
 
 inline constexpr int kMaxJsonDepth = 64;
 inline constexpr size_t kMaxMessages = 10000;
 
-struct Message {
-  std::string role;     // one of "system", "user", "assistant", "tool"
-  std::string content;  // text parts joined with "\n"; never empty
-};
-
+// The conversation (model, messages, limits) and what only the OpenAI surface asks for.
 struct ChatRequest {
-  std::string model;
+  // `model` is never empty, `messages` holds at least one message and none whose text is empty.
+  conversation::Conversation conversation;
   const ModelInfo* modelInfo = nullptr;  // never null in a parsed request
-  std::vector<Message> messages;         // at least one
   bool stream = false;
-  bool includeUsage = false;      // stream_options.include_usage
-  std::optional<long> maxTokens;  // max_completion_tokens, else max_tokens
+  bool includeUsage = false;  // stream_options.include_usage
 };
 
 // Either a ChatRequest or the error to answer with.
@@ -49,7 +45,8 @@ class ParsedChatRequest {
 };
 
 // Unknown fields are ignored. A `developer` message (OpenAI's newer name for the system role)
-// is taken as `system`.
+// is taken as `system`; a `tool` message is a tool result (its text, and `tool_call_id`).
+// max_completion_tokens wins over max_tokens.
 ParsedChatRequest parseChatRequest(std::string_view body);
 
 }  // namespace api

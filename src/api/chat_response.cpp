@@ -119,4 +119,50 @@ std::string completionJson(std::string_view id, long created, std::string_view m
   return out;
 }
 
+// ---- OpenAiAnswer ----------------------------------------------------------------------------
+
+OpenAiAnswer::OpenAiAnswer(std::string id, long created, std::string model, bool stream,
+                           bool includeUsage)
+    : id_(std::move(id)),
+      created_(created),
+      model_(std::move(model)),
+      stream_(stream),
+      includeUsage_(includeUsage),
+      chunks_(id_, created_, model_) {}
+
+void OpenAiAnswer::onEvent(const conversation::Event& event, std::string& out) {
+  if (!stream_) return;
+  using conversation::EventKind;
+  if (event.kind != EventKind::kText && event.kind != EventKind::kReasoning) {
+    // kEnd and kFailure arrive through finish() and fail(). Tool-call events have no producer
+    // before SPEC §10's tool support, which gives them their OpenAI shape.
+    return;
+  }
+  if (!opened_) {
+    opened_ = true;
+    chunks_.appendRole(out);
+  }
+  if (event.kind == EventKind::kText)
+    chunks_.appendContent(out, event.text);
+  else
+    chunks_.appendReasoning(out, event.text);
+}
+
+void OpenAiAnswer::finish(const Answer& answer, std::string& out) {
+  if (!stream_) {
+    std::optional<std::string_view> reasoning;
+    if (!answer.reasoning.empty()) reasoning = answer.reasoning;
+    out += completionJson(id_, created_, model_, answer.content, reasoning, answer.usage);
+    return;
+  }
+  chunks_.appendStop(out);
+  if (includeUsage_) chunks_.appendUsage(out, answer.usage);
+  ChunkEncoder::appendDone(out);
+}
+
+void OpenAiAnswer::fail(const ApiError& error, std::string& out) {
+  ChunkEncoder::appendError(out, error);
+  ChunkEncoder::appendDone(out);
+}
+
 }  // namespace api

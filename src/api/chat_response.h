@@ -10,14 +10,10 @@
 #include <string>
 #include <string_view>
 
+#include "api/answer_encoder.h"
 #include "api/error.h"
 
 namespace api {
-
-struct Usage {
-  long promptTokens = 0;
-  long completionTokens = 0;
-};
 
 // Appends complete SSE events (`data: …\n\n`) for one streamed answer. The id, created time and
 // model are fixed at construction and repeated in every chunk.
@@ -52,6 +48,28 @@ std::string completionJson(std::string_view id, long created, std::string_view m
 
 // The same error object as ApiError::json(), with the text repaired to valid UTF-8.
 void appendErrorJson(std::string& out, const ApiError& error);
+
+// The OpenAI chat surface's AnswerEncoder: `chat.completion.chunk` events while streaming (the
+// role first, then content and reasoning_content deltas, the stop chunk, the usage chunk when
+// asked, [DONE]), else one `chat.completion` body.
+class OpenAiAnswer final : public AnswerEncoder {
+ public:
+  OpenAiAnswer(std::string id, long created, std::string model, bool stream, bool includeUsage);
+
+  bool streaming() const override { return stream_; }
+  void onEvent(const conversation::Event& event, std::string& out) override;
+  void finish(const Answer& answer, std::string& out) override;
+  void fail(const ApiError& error, std::string& out) override;
+
+ private:
+  std::string id_;
+  long created_;
+  std::string model_;
+  bool stream_;
+  bool includeUsage_;
+  ChunkEncoder chunks_;
+  bool opened_ = false;
+};
 
 inline constexpr size_t kCompletionIdRandomChars = 29;
 

@@ -5,11 +5,11 @@
 
 namespace qodo {
 
-std::string chatBodyJson(const Conversation& conversation, std::string_view backendModel,
+std::string chatBodyJson(const ChatTurns& turns, std::string_view backendModel,
                          const ClientIds& ids) {
   using api::appendJsonString;
-  size_t size = 640 + conversation.chatInput.size();
-  for (const auto& turn : conversation.previous) size += turn.content.size() + 64;
+  size_t size = 640 + turns.chatInput.size();
+  for (const auto& turn : turns.previous) size += turn.content.size() + 64;
   std::string out;
   out.reserve(size + size / 8);
   out += R"({"max_remote_context":0,"remote_context_tags":[],"max_repo_context":5,)";
@@ -20,10 +20,10 @@ std::string chatBodyJson(const Conversation& conversation, std::string_view back
   out += R"(,"editor_version":"1.98.2","extension_version":"1.0.4","os_platform":"darwin",)"
          R"("os_version":"v20.18.2","editor_type":"vscode"},)";
   out += R"("task":"","chat_input":)";
-  appendJsonString(out, conversation.chatInput);
+  appendJsonString(out, turns.chatInput);
   out += R"(,"previous_messages":[)";
   bool first = true;
-  for (const auto& turn : conversation.previous) {
+  for (const auto& turn : turns.previous) {
     if (!first) out += ',';
     first = false;
     out += R"({"role":)";
@@ -39,15 +39,12 @@ std::string chatBodyJson(const Conversation& conversation, std::string_view back
   return out;
 }
 
-std::string buildChatBody(const api::ChatRequest& request, const ClientIds& ids,
+std::string buildChatBody(const conversation::Conversation& conversation,
+                          std::string_view backendModel, const ClientIds& ids,
                           bool chineseChatEnabled) {
-  Conversation conversation = toConversation(request.messages);
-  if (chineseChatEnabled && needsChineseTransform(conversation)) {
-    applyChineseTransform(conversation);
-  }
-  const std::string_view backend =
-      request.modelInfo ? request.modelInfo->backend : std::string_view(request.model);
-  return chatBodyJson(conversation, backend, ids);
+  ChatTurns turns = toChatTurns(conversation.messages);
+  if (chineseChatEnabled && needsChineseTransform(turns)) applyChineseTransform(turns);
+  return chatBodyJson(turns, backendModel, ids);
 }
 
 }  // namespace qodo

@@ -1,13 +1,13 @@
-// The JSON body of the backend's POST /v2/chats/chat (SPEC.md §4) built from a client's chat
-// request, with the Chinese work-around (§6) applied when it is enabled and needed.
+// The JSON body of the backend's POST /v2/chats/chat (SPEC.md §4) built from a conversation,
+// with the Chinese work-around (§6) applied when it is enabled and needed.
 #pragma once
 
 #include <concepts>
 #include <random>
 #include <string>
+#include <string_view>
 
-#include "api/chat_request.h"
-#include "qodo/conversation.h"
+#include "qodo/chat_turns.h"
 #include "qodo/uuid.h"
 
 namespace qodo {
@@ -27,18 +27,20 @@ ClientIds randomClientIds(Random& random) {
 }
 
 // The body as sent: field order and constant values as the VS Code extension sends them.
-std::string chatBodyJson(const Conversation& conversation, std::string_view backendModel,
+std::string chatBodyJson(const ChatTurns& turns, std::string_view backendModel,
                          const ClientIds& ids);
 
-// toConversation, the Chinese transform when `chineseChatEnabled` and the conversation holds
-// CJK text, then chatBodyJson with the model's backend name.
-std::string buildChatBody(const api::ChatRequest& request, const ClientIds& ids,
+// The chats backend's encoding of a conversation: toChatTurns, the Chinese transform when
+// `chineseChatEnabled` and the conversation holds CJK text, then chatBodyJson with the model's
+// backend name.
+std::string buildChatBody(const conversation::Conversation& conversation,
+                          std::string_view backendModel, const ClientIds& ids,
                           bool chineseChatEnabled);
 
 template <std::uniform_random_bit_generator Random>
-std::string buildChatBody(const api::ChatRequest& request, Random& random,
-                          bool chineseChatEnabled) {
-  return buildChatBody(request, randomClientIds(random), chineseChatEnabled);
+std::string buildChatBody(const conversation::Conversation& conversation,
+                          std::string_view backendModel, Random& random, bool chineseChatEnabled) {
+  return buildChatBody(conversation, backendModel, randomClientIds(random), chineseChatEnabled);
 }
 
 }  // namespace qodo

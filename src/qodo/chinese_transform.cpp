@@ -78,17 +78,17 @@ std::string formUrlEncode(std::string_view text) {
   return out;
 }
 
-bool needsChineseTransform(const Conversation& conversation) {
-  if (containsCjk(conversation.chatInput)) return true;
-  for (const auto& turn : conversation.previous)
+bool needsChineseTransform(const ChatTurns& turns) {
+  if (containsCjk(turns.chatInput)) return true;
+  for (const auto& turn : turns.previous)
     if (containsCjk(turn.content)) return true;
   return false;
 }
 
-void applyChineseTransform(Conversation& conversation) {
-  conversation.chatInput = formUrlEncode(conversation.chatInput);
+void applyChineseTransform(ChatTurns& turns) {
+  turns.chatInput = formUrlEncode(turns.chatInput);
   bool instructed = false;
-  for (auto& turn : conversation.previous) {
+  for (auto& turn : turns.previous) {
     std::string encoded = formUrlEncode(turn.content);
     if (!instructed && turn.role == "system") {
       turn.content = std::string(kChineseInstruction) + "\n\n" + encoded;
@@ -98,11 +98,10 @@ void applyChineseTransform(Conversation& conversation) {
     }
   }
   if (!instructed) {
-    conversation.previous.insert(conversation.previous.begin(),
-                                 Turn{"system", std::string(kChineseInstruction)});
+    turns.previous.insert(turns.previous.begin(), Turn{"system", std::string(kChineseInstruction)});
   }
-  conversation.previous.push_back({"user", std::string(kChineseConfirmQuestion)});
-  conversation.previous.push_back({"assistant", std::string(kChineseConfirmAnswer)});
+  turns.previous.push_back({"user", std::string(kChineseConfirmQuestion)});
+  turns.previous.push_back({"assistant", std::string(kChineseConfirmAnswer)});
 }
 
 }  // namespace qodo

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "qodo/conversation.h"
+#include "qodo/chat_turns.h"
 
 namespace qodo {
 
@@ -22,11 +22,11 @@ bool containsCjk(std::string_view text);
 std::string formUrlEncode(std::string_view text);
 
 // True when any turn or chat_input holds CJK text.
-bool needsChineseTransform(const Conversation& conversation);
+bool needsChineseTransform(const ChatTurns& turns);
 
 // Puts kChineseInstruction before the (URL-encoded) text of the first system turn, or inserts
 // a system turn holding it first; URL-encodes chat_input and every other turn; then appends
 // the two confirmation turns unencoded.
-void applyChineseTransform(Conversation& conversation);
+void applyChineseTransform(ChatTurns& turns);
 
 }  // namespace qodo

@@ -79,6 +79,10 @@ std::string_view describe(Failure failure) {
       return "backend refused a Chinese conversation";
     case Failure::kBackendError:
       return "unexpected backend error";
+    case Failure::kOversize:
+      return "the backend sent more than the gateway takes in one piece";
+    case Failure::kNoText:
+      return "the backend answered without any text";
   }
   return "unknown";
 }

@@ -5,18 +5,12 @@
 
 #include <string_view>
 
+#include "conversation/event.h"
+
 namespace qodo {
 
-enum class Failure {
-  kNone,             // a normal answer
-  kRateLimited,      // 429 / "Too many concurrent requests": the account rests
-  kUsageExhausted,   // "Usage limit exceeded": the account leaves the rotation
-  kInvalidToken,     // 401 / "Invalid token": refresh once, then invalid
-  kForbidden,        // 403: a failure of the account
-  kServerError,      // 5xx
-  kChineseDetected,  // the backend refused a Chinese conversation: a 400 to the client
-  kBackendError,     // any other non-2xx, or an unexpected {"error":…} in a 200 body
-};
+// The failure kinds are the backend-neutral ones of the event model (conversation/event.h).
+using Failure = conversation::Failure;
 
 // `body` is the start of the body (a few hundred bytes is enough) or one event line; a
 // leading `data:` is allowed.

@@ -12,12 +12,11 @@
 #include "accounts/pool.h"
 #include "api/chat_request.h"
 #include "api/chat_response.h"
+#include "conversation/event.h"
 #include "obs/metrics.h"
 #include "qodo/chat_body.h"
-#include "qodo/event_parser.h"
+#include "qodo/chats_decoder.h"
 #include "qodo/failure.h"
-#include "qodo/line_splitter.h"
-#include "qodo/reasoning_splitter.h"
 #include "qodo/uuid.h"
 #include "relay/usage.h"
 #include "upstream/client.h"
@@ -78,6 +77,8 @@ accounts::Outcome outcomeOf(qodo::Failure failure) {
     case qodo::Failure::kForbidden:
     case qodo::Failure::kServerError:
     case qodo::Failure::kBackendError:
+    case qodo::Failure::kOversize:
+    case qodo::Failure::kNoText:
       break;
   }
   return accounts::Outcome::kFailure;
@@ -101,6 +102,10 @@ std::string_view failureLabel(qodo::Failure failure) {
       return "chinese_detected";
     case qodo::Failure::kBackendError:
       return "backend_error";
+    case qodo::Failure::kOversize:
+      return "line_too_long";
+    case qodo::Failure::kNoText:
+      return "no_text";
   }
   return "backend_error";
 }
@@ -114,26 +119,27 @@ bool isTimeout(upstream::ErrorKind kind) {
 }  // namespace
 
 // The life of one request: attempts on successive accounts until one answers, the client goes
-// away, or no account is left. Owned by the callbacks of its transfer and its sink.
-class ChatCall : public std::enable_shared_from_this<ChatCall> {
+// away, or no account is left. Owned by the callbacks of its transfer and its sink. The backend
+// answer arrives as events (the chats decoder's), and the surface's encoder shows them.
+class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversation::EventSink {
  public:
   ChatCall(ChatRelay& relay, api::ChatRequest request, std::shared_ptr<ChunkSink> sink)
       : relay_(relay),
-        request_(std::move(request)),
+        conversation_(std::move(request.conversation)),
+        model_(*request.modelInfo),
         sink_(std::move(sink)),
-        id_(api::newCompletionId(relay.random_)),
-        created_(static_cast<long>(std::time(nullptr))),
-        encoder_(id_, created_, request_.model),
-        splitter_(relay.options_.maxLineBytes),
-        reasoning_(relay.options_.reasoningHide) {}
+        encoder_(std::make_unique<api::OpenAiAnswer>(
+            api::newCompletionId(relay.random_), static_cast<long>(std::time(nullptr)),
+            conversation_.model, request.stream, request.includeUsage)),
+        decoder_(relay.options_.maxLineBytes, relay.options_.reasoningHide) {}
 
   void start() {
-    sink_->noteModel(request_.model);
-    promptTokens_ = promptTokens(request_);
-    body_ = std::make_shared<const std::string>(
-        qodo::buildChatBody(request_, relay_.random_, relay_.options_.chineseChatEnabled));
-    // Every attempt shares body_; the parsed conversation is not needed any more.
-    std::vector<api::Message>().swap(request_.messages);
+    sink_->noteModel(conversation_.model);
+    promptTokens_ = promptTokens(conversation_, model_.encoding);
+    body_ = std::make_shared<const std::string>(qodo::buildChatBody(
+        conversation_, model_.backend, relay_.random_, relay_.options_.chineseChatEnabled));
+    // Every attempt shares body_; the conversation's messages are not needed any more.
+    std::vector<conversation::Message>().swap(conversation_.messages);
     std::weak_ptr<ChatCall> weak = weak_from_this();
     sink_->onClientGone([weak] {
       if (auto self = weak.lock()) self->clientGone();
@@ -162,12 +168,11 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
   void startTransfer() {
     status_ = 0;
     errorBody_.clear();
-    splitter_ = qodo::LineSplitter(relay_.options_.maxLineBytes);
-    reasoning_ = qodo::ReasoningSplitter(relay_.options_.reasoningHide);
+    decoder_.reset();
     reasoningText_.clear();
     contentText_.clear();
-    sawText_ = false;
     attemptOver_ = false;
+    transferDone_ = false;
 
     upstream::Request request;
     request.url = relay_.options_.chatUrl;
@@ -193,8 +198,9 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
           bytes.substr(0, kErrorBodyBytes - std::min(kErrorBodyBytes, errorBody_.size())));
       return upstream::Flow::kContinue;
     }
-    splitter_.feed(bytes);
-    drainLines();
+    decoder_.feed(bytes, *this);
+    // What this read produced leaves in one write.
+    flush();
     if (attemptOver_ || finished_) return upstream::Flow::kContinue;
     if (committed_ && sink_->pendingBytes() > relay_.options_.maxPendingBytes) {
       std::weak_ptr<ChatCall> weak = weak_from_this();
@@ -206,78 +212,8 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
     return upstream::Flow::kContinue;
   }
 
-  void drainLines() {
-    for (;;) {
-      auto next = splitter_.next();
-      switch (next.status) {
-        case qodo::LineSplitter::Status::kLine:
-          handleLine(next.line);
-          if (attemptOver_ || finished_) return;
-          continue;
-        case qodo::LineSplitter::Status::kNeedMore:
-        case qodo::LineSplitter::Status::kDone:
-          return;
-        case qodo::LineSplitter::Status::kLineTooLong:
-          transfer_.cancel();
-          attemptFailed(accounts::Outcome::kFailure, "line_too_long",
-                        "the backend sent a line longer than " +
-                            std::to_string(relay_.options_.maxLineBytes) + " bytes",
-                        FinalKind::kGateway);
-          return;
-      }
-    }
-  }
-
-  void handleLine(std::string_view line) {
-    const qodo::Event event = parser_.parse(line);
-    switch (event.kind) {
-      case qodo::EventKind::kText:
-        if (event.text.empty()) return;
-        sawText_ = true;
-        emit(reasoning_.feed(event.text));
-        return;
-      case qodo::EventKind::kError: {
-        const qodo::Failure failure = qodo::classifyFailure(200, line);
-        transfer_.cancel();
-        backendFailed(failure == qodo::Failure::kNone ? qodo::Failure::kBackendError : failure);
-        return;
-      }
-      case qodo::EventKind::kOther:
-        spdlog::debug("upstream event ignored: type={}", event.text);
-        return;
-      case qodo::EventKind::kNotJson:
-        spdlog::debug("upstream line is not JSON, skipped ({} bytes)", line.size());
-        return;
-    }
-  }
-
-  void emit(const qodo::ReasoningPieces& pieces) {
-    if (pieces.reasoning.empty() && pieces.content.empty()) return;
-    reasoningText_ += pieces.reasoning;
-    contentText_ += pieces.content;
-    if (!request_.stream) return;
-    // One allocation for what follows: each chunk is ~190 bytes of JSON plus the model name
-    // and its text (longer only by the text's escapes).
-    const size_t chunks = (committed_ ? 0 : 1) + (pieces.reasoning.empty() ? 0 : 1) +
-                          (pieces.content.empty() ? 0 : 1);
-    std::string out;
-    out.reserve(chunks * (192 + request_.model.size()) + pieces.reasoning.size() +
-                pieces.content.size());
-    if (!committed_) {
-      // The first text: from here on the client has bytes and no retry is possible.
-      committed_ = true;
-      // No other account will be tried now: the backend body is not needed any more.
-      body_.reset();  // the transfer drops its share once the body is sent
-      ++relay_.activeStreams_;
-      sink_->startStream();
-      encoder_.appendRole(out);
-    }
-    if (!pieces.reasoning.empty()) encoder_.appendReasoning(out, pieces.reasoning);
-    if (!pieces.content.empty()) encoder_.appendContent(out, pieces.content);
-    sink_->write(std::move(out));
-  }
-
   void onDone(const upstream::Result& result) {
+    transferDone_ = true;
     if (attemptOver_ || finished_) return;
     if (result.error != upstream::ErrorKind::kNone) {
       const std::string message(upstream::describe(result.error));
@@ -290,24 +226,71 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
       return;
     }
     if (status_ != 200) {
-      backendFailed(qodo::classifyFailure(status_, errorBody_));
+      backendFailed(qodo::classifyFailure(status_, errorBody_), "");
       return;
     }
-    splitter_.finish();
-    drainLines();
+    decoder_.finish(*this);
+    flush();
+  }
+
+  // ---- the answer's events --------------------------------------------------------------------
+
+  void onEvent(const conversation::Event& event) override {
     if (attemptOver_ || finished_) return;
-    emit(reasoning_.flush());
-    if (!sawText_) {
-      attemptFailed(accounts::Outcome::kFailure, "no_text", "the backend answered without any text",
+    using conversation::EventKind;
+    switch (event.kind) {
+      case EventKind::kText:
+      case EventKind::kReasoning:
+        (event.kind == EventKind::kText ? contentText_ : reasoningText_) += event.text;
+        if (!encoder_->streaming()) return;
+        if (!committed_) {
+          // The first text: from here on the client has bytes and no retry is possible.
+          committed_ = true;
+          // No other account will be tried now: the backend body is not needed any more.
+          body_.reset();  // the transfer drops its share once the body is sent
+          ++relay_.activeStreams_;
+          sink_->startStream();
+        }
+        reserveFor(event.text.size());
+        encoder_->onEvent(event, out_);
+        return;
+      case EventKind::kToolCallBegin:
+      case EventKind::kToolCallArguments:
+      case EventKind::kToolCallEnd:
+        // The chats decoder produces none (tool calls come with SPEC §10).
+        return;
+      case EventKind::kEnd:
+        succeed();
+        return;
+      case EventKind::kFailure:
+        if (!transferDone_) transfer_.cancel();
+        backendFailed(event.failure, event.text);
+        return;
+    }
+  }
+
+  // Room for one more chunk in out_ (~190 bytes of JSON, the model name and the text, longer
+  // only by the text's escapes), growing geometrically when one read brings many events.
+  void reserveFor(size_t textBytes) {
+    const size_t need = out_.size() + 224 + conversation_.model.size() + textBytes;
+    if (need > out_.capacity()) out_.reserve(std::max(need, 2 * out_.capacity()));
+  }
+
+  // What the encoder wrote goes to the client in one piece.
+  void flush() {
+    if (out_.empty() || !committed_) return;
+    sink_->write(std::move(out_));
+    out_ = std::string();
+  }
+
+  // A failure the backend reported (status, an error in the answer, an unusable answer).
+  void backendFailed(qodo::Failure failure, std::string_view detail) {
+    const std::string message(detail.empty() ? qodo::describe(failure) : detail);
+    if (failure == qodo::Failure::kOversize || failure == qodo::Failure::kNoText) {
+      attemptFailed(accounts::Outcome::kFailure, failureLabel(failure), message,
                     FinalKind::kGateway);
       return;
     }
-    succeed();
-  }
-
-  // A failure the backend reported (status, or an error object in the body).
-  void backendFailed(qodo::Failure failure) {
-    const std::string message(qodo::describe(failure));
     if (failure == qodo::Failure::kInvalidToken && !lease_->refreshed && !committed_) {
       // The first 401: one refresh of this account, then the same call again.
       attemptOver_ = true;
@@ -379,30 +362,23 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
     finished_ = true;
     const api::Usage usage{
         static_cast<long>(promptTokens_),
-        static_cast<long>(completionTokens(request_, reasoningText_, contentText_))};
+        static_cast<long>(completionTokens(model_.encoding, reasoningText_, contentText_))};
     sink_->noteTokens(usage.promptTokens, usage.completionTokens);
-    if (!request_.stream) {
-      std::optional<std::string_view> reasoning;
-      if (!reasoningText_.empty()) reasoning = reasoningText_;
-      sink_->respondJson(
-          api::completionJson(id_, created_, request_.model, contentText_, reasoning, usage));
+    encoder_->finish(api::Answer{contentText_, reasoningText_, usage}, out_);
+    if (!encoder_->streaming()) {
+      sink_->respondJson(std::move(out_));
+      out_ = std::string();
       return;
     }
-    std::string out;
-    encoder_.appendStop(out);
-    if (request_.includeUsage) encoder_.appendUsage(out, usage);
-    api::ChunkEncoder::appendDone(out);
-    sink_->write(std::move(out));
+    flush();
     sink_->finish();
     --relay_.activeStreams_;
   }
 
   void endStreamWithError(const api::ApiError& error) {
     finished_ = true;
-    std::string out;
-    api::ChunkEncoder::appendError(out, error);
-    api::ChunkEncoder::appendDone(out);
-    sink_->write(std::move(out));
+    encoder_->fail(error, out_);
+    flush();
     sink_->finish();
     --relay_.activeStreams_;
   }
@@ -429,11 +405,10 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
   }
 
   ChatRelay& relay_;
-  api::ChatRequest request_;
+  conversation::Conversation conversation_;  // its messages only until the body is built
+  const api::ModelInfo& model_;
   std::shared_ptr<ChunkSink> sink_;
-  std::string id_;
-  long created_;
-  api::ChunkEncoder encoder_;
+  std::unique_ptr<api::AnswerEncoder> encoder_;
   std::shared_ptr<const std::string> body_;  // the Qodo request, shared with each attempt
   size_t promptTokens_ = 0;
 
@@ -447,13 +422,12 @@ class ChatCall : public std::enable_shared_from_this<ChatCall> {
   // Per attempt.
   int status_ = 0;
   std::string errorBody_;
-  qodo::LineSplitter splitter_;
-  qodo::EventParser parser_;
-  qodo::ReasoningSplitter reasoning_;
+  qodo::ChatsDecoder decoder_;
   std::string reasoningText_;
   std::string contentText_;
-  bool sawText_ = false;
+  std::string out_;  // what the encoder wrote and the client has not been sent yet
   bool attemptOver_ = false;
+  bool transferDone_ = false;
 
   bool committed_ = false;  // the stream's headers and first text went to the client
   bool finished_ = false;   // the client has its whole answer (or is gone)

@@ -8,36 +8,42 @@
 #include <string>
 #include <string_view>
 
-#include "api/chat_request.h"
+#include "api/models.h"
 #include "fuzz_check.h"
+#include "qodo/chat_turns.h"
 #include "qodo/chinese_transform.h"
-#include "qodo/conversation.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static constexpr std::string_view kRoles[] = {"system", "user", "assistant", "tool"};
+  static constexpr conversation::Role kRoles[] = {
+      conversation::Role::kSystem, conversation::Role::kUser, conversation::Role::kAssistant,
+      conversation::Role::kTool};
   fuzz::Reader in(data, size);
   const uint8_t flags = in.byte();
   const bool chinese = flags & 1;
-  api::ChatRequest request;
+  conversation::Conversation request;
+  std::string backendModel;
   const auto models = api::models();
+  const api::ModelInfo* modelInfo = nullptr;
   if (flags & 2) {
     request.model = in.string(32);  // not a known model: its name is sent as is
+    backendModel = request.model;
   } else {
-    request.modelInfo = &models[in.byte() % models.size()];
-    request.model = request.modelInfo->id;
+    modelInfo = &models[in.byte() % models.size()];
+    request.model = modelInfo->id;
+    backendModel = modelInfo->backend;
   }
   const size_t count = 1 + in.byte() % 8;
   bool allValid = fuzz::validUtf8(request.model);
   for (size_t i = 0; i < count; ++i) {
-    const std::string_view role = kRoles[in.byte() % 4];
+    const conversation::Role role = kRoles[in.byte() % 4];
     std::string content(in.string());
     allValid = allValid && fuzz::validUtf8(content);
-    request.messages.push_back({std::string(role), std::move(content)});
+    request.messages.push_back(conversation::Message::ofText(role, std::move(content)));
   }
   const qodo::ClientIds ids{"00000000-0000-4000-8000-000000000000",
                             "11111111-1111-4111-8111-111111111111"};
 
-  const std::string body = qodo::buildChatBody(request, ids, chinese);
+  const std::string body = qodo::buildChatBody(request, backendModel, ids, chinese);
   const auto json = fuzz::parseJson(body);
   FUZZ_CHECK(json && json->is_object());
   const auto& obj = json->as_object();
@@ -51,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (!allValid) return 0;
 
-  qodo::Conversation want = qodo::toConversation(request.messages);
+  qodo::ChatTurns want = qodo::toChatTurns(request.messages);
   const bool transformed = chinese && qodo::needsChineseTransform(want);
   if (transformed) qodo::applyChineseTransform(want);
   FUZZ_CHECK(obj.at("chat_input").as_string() == want.chatInput);
@@ -60,9 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(previous[i].at("role").as_string() == want.previous[i].role);
     FUZZ_CHECK(previous[i].at("content").as_string() == want.previous[i].content);
   }
-  const std::string_view backend =
-      request.modelInfo ? request.modelInfo->backend : std::string_view(request.model);
-  FUZZ_CHECK(obj.at("custom_model").as_string() == backend);
-  if (transformed && request.modelInfo) FUZZ_CHECK(!qodo::containsCjk(body));
+  FUZZ_CHECK(obj.at("custom_model").as_string() == backendModel);
+  if (transformed && modelInfo) FUZZ_CHECK(!qodo::containsCjk(body));
   return 0;
 }

@@ -12,17 +12,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   api::ParsedChatRequest parsed = api::parseChatRequest(body);
   if (parsed.ok()) {
     const api::ChatRequest& r = parsed.request();
+    const conversation::Conversation& c = r.conversation;
     FUZZ_CHECK(r.modelInfo != nullptr);
-    FUZZ_CHECK(api::findModel(r.model) == r.modelInfo);
-    FUZZ_CHECK(!r.messages.empty());
-    FUZZ_CHECK(r.messages.size() <= api::kMaxMessages);
-    for (const api::Message& m : r.messages) {
-      FUZZ_CHECK(m.role == "system" || m.role == "user" || m.role == "assistant" ||
-                 m.role == "tool");
-      FUZZ_CHECK(!m.content.empty());
-      FUZZ_CHECK(fuzz::validUtf8(m.content));  // it came out of a valid JSON text
+    FUZZ_CHECK(api::findModel(c.model) == r.modelInfo);
+    FUZZ_CHECK(!c.messages.empty());
+    FUZZ_CHECK(c.messages.size() <= api::kMaxMessages);
+    for (const conversation::Message& m : c.messages) {
+      const std::string text = m.text();
+      FUZZ_CHECK(!text.empty());
+      FUZZ_CHECK(fuzz::validUtf8(text));  // it came out of a valid JSON text
     }
-    if (r.maxTokens) FUZZ_CHECK(*r.maxTokens >= 1 && *r.maxTokens <= api::kMaxTokensLimit);
+    if (c.maxTokens) FUZZ_CHECK(*c.maxTokens >= 1 && *c.maxTokens <= api::kMaxTokensLimit);
     return 0;
   }
   const api::ApiError& e = parsed.error();

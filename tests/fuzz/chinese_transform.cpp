@@ -54,7 +54,7 @@ std::string formUrlDecode(std::string_view encoded) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::Reader in(data, size);
   static constexpr std::string_view kRoles[] = {"system", "user", "assistant"};
-  qodo::Conversation conversation;
+  qodo::ChatTurns conversation;
   conversation.chatInput = std::string(in.string());
   const size_t turns = in.byte() % 8;
   for (size_t i = 0; i < turns; ++i) {
@@ -69,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(formUrlDecode(qodo::formUrlEncode(turn.content)) == turn.content);
   }
 
-  const qodo::Conversation before = conversation;
+  const qodo::ChatTurns before = conversation;
   qodo::applyChineseTransform(conversation);
 
   FUZZ_CHECK(!qodo::needsChineseTransform(conversation));

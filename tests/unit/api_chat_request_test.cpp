@@ -32,15 +32,15 @@ api::ChatRequest accepted(const std::string& text) {
 
 TEST(ChatRequest, ParsesAMinimalRequestWithDefaults) {
   auto req = accepted(body(R"([{"role":"user","content":"hi"}])"));
-  EXPECT_EQ(req.model, "gpt-4o");
+  EXPECT_EQ(req.conversation.model, "gpt-4o");
   ASSERT_NE(req.modelInfo, nullptr);
   EXPECT_EQ(req.modelInfo->backend, "gpt-4o");
-  ASSERT_EQ(req.messages.size(), 1u);
-  EXPECT_EQ(req.messages[0].role, "user");
-  EXPECT_EQ(req.messages[0].content, "hi");
+  ASSERT_EQ(req.conversation.messages.size(), 1u);
+  EXPECT_EQ(conversation::roleName(req.conversation.messages[0].role), "user");
+  EXPECT_EQ(req.conversation.messages[0].text(), "hi");
   EXPECT_FALSE(req.stream);
   EXPECT_FALSE(req.includeUsage);
-  EXPECT_FALSE(req.maxTokens);
+  EXPECT_FALSE(req.conversation.maxTokens);
 }
 
 TEST(ChatRequest, ReadsStreamIncludeUsageAndMaxTokens) {
@@ -49,48 +49,51 @@ TEST(ChatRequest, ReadsStreamIncludeUsageAndMaxTokens) {
                            R"("max_tokens":100000,"temperature":0.2,"unknown":{"x":[1]})"));
   EXPECT_TRUE(req.stream);
   EXPECT_TRUE(req.includeUsage);
-  EXPECT_EQ(req.maxTokens, 100000);
+  EXPECT_EQ(req.conversation.maxTokens, 100000);
 }
 
 TEST(ChatRequest, MaxCompletionTokensIsReadToo) {
   auto req =
       accepted(body(R"([{"role":"user","content":"hi"}])", R"(,"max_completion_tokens":50)"));
-  EXPECT_EQ(req.maxTokens, 50);
+  EXPECT_EQ(req.conversation.maxTokens, 50);
 }
 
 TEST(ChatRequest, NullOptionalFieldsMeanAbsent) {
   auto req = accepted(body(R"([{"role":"user","content":"hi"}])",
                            R"(,"stream":null,"stream_options":null,"max_tokens":null)"));
   EXPECT_FALSE(req.stream);
-  EXPECT_FALSE(req.maxTokens);
+  EXPECT_FALSE(req.conversation.maxTokens);
 }
 
 TEST(ChatRequest, KeepsRolesAndOrder) {
   auto req = accepted(body(R"([{"role":"system","content":"s"},{"role":"user","content":"u"},)"
                            R"({"role":"assistant","content":"a"},{"role":"tool","content":"t",)"
                            R"("tool_call_id":"c1"},{"role":"developer","content":"d"}])"));
-  ASSERT_EQ(req.messages.size(), 5u);
+  ASSERT_EQ(req.conversation.messages.size(), 5u);
   const std::vector<std::pair<std::string, std::string>> want = {
       {"system", "s"}, {"user", "u"}, {"assistant", "a"}, {"tool", "t"}, {"system", "d"}};
   for (size_t i = 0; i < want.size(); ++i) {
-    EXPECT_EQ(req.messages[i].role, want[i].first);
-    EXPECT_EQ(req.messages[i].content, want[i].second);
+    EXPECT_EQ(conversation::roleName(req.conversation.messages[i].role), want[i].first);
+    EXPECT_EQ(req.conversation.messages[i].text(), want[i].second);
   }
+  const auto& result = std::get<conversation::ToolResult>(req.conversation.messages[3].parts.at(0));
+  EXPECT_EQ(result.callId, "c1");
+  EXPECT_EQ(result.content, "t");
 }
 
 TEST(ChatRequest, JoinsTextPartsWithNewlines) {
   auto req = accepted(body(R"([{"role":"user","content":[{"type":"text","text":"one"},)"
                            R"({"type":"text","text":"two"}]}])"));
-  ASSERT_EQ(req.messages.size(), 1u);
-  EXPECT_EQ(req.messages[0].content, "one\ntwo");
+  ASSERT_EQ(req.conversation.messages.size(), 1u);
+  EXPECT_EQ(req.conversation.messages[0].text(), "one\ntwo");
 }
 
 TEST(ChatRequest, DropsMessagesWithEmptyOrNullContent) {
   auto req = accepted(body(R"([{"role":"system","content":""},{"role":"user","content":"q"},)"
                            R"({"role":"assistant","content":null,"tool_calls":[]},)"
                            R"({"role":"assistant"},{"role":"user","content":[]}])"));
-  ASSERT_EQ(req.messages.size(), 1u);
-  EXPECT_EQ(req.messages[0].content, "q");
+  ASSERT_EQ(req.conversation.messages.size(), 1u);
+  EXPECT_EQ(req.conversation.messages[0].text(), "q");
 }
 
 TEST(ChatRequest, RejectsAnImagePartSayingTheBackendTakesNoImages) {
@@ -154,7 +157,7 @@ TEST(ChatRequest, AcceptsExactlyTenThousandMessages) {
   for (int i = 0; i < 10000; ++i)
     many += std::string(i ? "," : "") + R"({"role":"user","content":"x"})";
   many += "]";
-  EXPECT_EQ(accepted(body(many)).messages.size(), 10000u);
+  EXPECT_EQ(accepted(body(many)).conversation.messages.size(), 10000u);
 }
 
 TEST(ChatRequest, UnknownModelIsModelNotFound) {

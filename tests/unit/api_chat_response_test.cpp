@@ -184,4 +184,62 @@ TEST(CompletionId, DiffersFromCallToCallAndRepeatsForTheSameSeed) {
   EXPECT_EQ(first, api::newCompletionId(b));
 }
 
+// ---- OpenAiAnswer: the events of one answer as the OpenAI surface shows them ------------------
+
+conversation::Event ev(conversation::EventKind kind, std::string_view text = {}) {
+  return conversation::Event::of(kind, text);
+}
+
+TEST(OpenAiAnswer, StreamsTheRoleFirstThenEachPieceThenStopUsageAndDone) {
+  api::OpenAiAnswer answer("chatcmpl-x", 7, "deepseek-r1", true, true);
+  std::string out;
+  answer.onEvent(ev(conversation::EventKind::kReasoning, "hmm"), out);
+  answer.onEvent(ev(conversation::EventKind::kText, "yes"), out);
+  answer.finish(api::Answer{"yes", "hmm", {5, 2}}, out);
+  const auto payloads = events(out);
+  ASSERT_EQ(payloads.size(), 6u) << out;
+  EXPECT_EQ(parseObject(payloads[0])["choices"].as_array()[0].as_object()["delta"],
+            (json::object{{"role", "assistant"}, {"content", ""}}));
+  EXPECT_EQ(parseObject(payloads[1])["choices"].as_array()[0].as_object()["delta"],
+            (json::object{{"reasoning_content", "hmm"}}));
+  EXPECT_EQ(parseObject(payloads[2])["choices"].as_array()[0].as_object()["delta"],
+            (json::object{{"content", "yes"}}));
+  EXPECT_EQ(parseObject(payloads[3])["choices"].as_array()[0].as_object()["finish_reason"], "stop");
+  EXPECT_EQ(parseObject(payloads[4])["usage"].as_object()["total_tokens"], 7);
+  EXPECT_EQ(payloads[5], "[DONE]");
+}
+
+TEST(OpenAiAnswer, WithoutIncludeUsageThereIsNoUsageChunk) {
+  api::OpenAiAnswer answer("chatcmpl-x", 7, "gpt-4o", true, false);
+  std::string out;
+  answer.onEvent(ev(conversation::EventKind::kText, "a"), out);
+  answer.finish(api::Answer{"a", "", {1, 1}}, out);
+  EXPECT_EQ(events(out).size(), 4u) << out;
+}
+
+TEST(OpenAiAnswer, AWholeAnswerIsOneCompletionBodyAtTheEnd) {
+  api::OpenAiAnswer answer("chatcmpl-x", 7, "gpt-4o", false, false);
+  std::string out;
+  answer.onEvent(ev(conversation::EventKind::kText, "a"), out);
+  EXPECT_TRUE(out.empty());
+  answer.finish(api::Answer{"all of it", "", {3, 4}}, out);
+  json::object body = parseObject(out);
+  EXPECT_EQ(body["object"], "chat.completion");
+  EXPECT_EQ(body["choices"].as_array()[0].as_object()["message"],
+            (json::object{{"role", "assistant"}, {"content", "all of it"}}));
+  EXPECT_EQ(body["usage"].as_object()["completion_tokens"], 4);
+}
+
+TEST(OpenAiAnswer, AFailureAfterTheStartIsAnErrorEventAndDone) {
+  api::OpenAiAnswer answer("chatcmpl-x", 7, "gpt-4o", true, false);
+  std::string out;
+  answer.onEvent(ev(conversation::EventKind::kText, "a"), out);
+  out.clear();
+  answer.fail(api::gatewayTimeout("slow"), out);
+  const auto payloads = events(out);
+  ASSERT_EQ(payloads.size(), 2u);
+  EXPECT_EQ(parseObject(payloads[0])["error"].as_object()["message"], "slow");
+  EXPECT_EQ(payloads[1], "[DONE]");
+}
+
 }  // namespace

@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "api/models.h"
 #include "qodo/chat_body.h"
 #include "qodo/chinese_transform.h"
 
@@ -13,12 +14,35 @@ namespace json = boost::json;
 const qodo::ClientIds kIds{"11111111-1111-4111-8111-111111111111",
                            "22222222-2222-4222-8222-222222222222"};
 
-api::ChatRequest request(std::string model, std::vector<api::Message> messages) {
-  api::ChatRequest r;
-  r.model = std::move(model);
-  r.modelInfo = api::findModel(r.model);
-  r.messages = std::move(messages);
+struct Said {
+  std::string role;
+  std::string text;
+};
+
+// A conversation of text messages and the backend name of `model` (SPEC §3's table).
+struct Request {
+  conversation::Conversation conversation;
+  std::string backend;
+};
+
+Request request(std::string model, const std::vector<Said>& messages) {
+  Request r;
+  const api::ModelInfo* info = api::findModel(model);
+  r.backend = info ? std::string(info->backend) : model;
+  r.conversation.model = std::move(model);
+  for (const auto& [role, text] : messages) {
+    const auto kind = role == "system"      ? conversation::Role::kSystem
+                      : role == "assistant" ? conversation::Role::kAssistant
+                      : role == "tool"      ? conversation::Role::kTool
+                                            : conversation::Role::kUser;
+    r.conversation.messages.push_back(conversation::Message::ofText(kind, text));
+  }
   return r;
+}
+
+template <typename Ids>
+std::string buildBody(const Request& r, Ids&& ids, bool chinese) {
+  return qodo::buildChatBody(r.conversation, r.backend, ids, chinese);
 }
 
 json::object parsed(const std::string& body) {
@@ -39,8 +63,8 @@ std::vector<std::string> keys(const json::object& o) {
 }
 
 TEST(ChatBody, HasEveryFieldOfTheBackendBodyInOrderWithItsConstants) {
-  auto body = parsed(qodo::buildChatBody(
-      request("deepseek-r1", {{"system", "sys"}, {"user", "question"}}), kIds, true));
+  auto body = parsed(
+      buildBody(request("deepseek-r1", {{"system", "sys"}, {"user", "question"}}), kIds, true));
   EXPECT_EQ(keys(body), (std::vector<std::string>{
                             "max_remote_context", "remote_context_tags", "max_repo_context",
                             "user_data", "task", "chat_input", "previous_messages", "user_context",
@@ -68,7 +92,7 @@ TEST(ChatBody, HasEveryFieldOfTheBackendBodyInOrderWithItsConstants) {
 }
 
 TEST(ChatBody, UserTurnsCarryCommandAndModeOthersDoNot) {
-  auto body = parsed(qodo::buildChatBody(
+  auto body = parsed(buildBody(
       request("gpt-4o", {{"user", "u1"}, {"assistant", "a1"}, {"user", "u2"}}), kIds, true));
   json::array previous = body["previous_messages"].as_array();
   ASSERT_EQ(previous.size(), 2u);
@@ -82,24 +106,24 @@ TEST(ChatBody, UserTurnsCarryCommandAndModeOthersDoNot) {
 }
 
 TEST(ChatBody, NoUserMessageSendsHi) {
-  auto body = parsed(qodo::buildChatBody(request("gpt-4o", {{"system", "s"}}), kIds, true));
+  auto body = parsed(buildBody(request("gpt-4o", {{"system", "s"}}), kIds, true));
   EXPECT_EQ(body["chat_input"], "hi!");
 }
 
 TEST(ChatBody, CustomModelComesFromTheModelsTable) {
-  auto body = parsed(qodo::buildChatBody(request("deepseek-r1-32b", {{"user", "x"}}), kIds, true));
+  auto body = parsed(buildBody(request("deepseek-r1-32b", {{"user", "x"}}), kIds, true));
   EXPECT_EQ(body["custom_model"], "deepseek-r1");
 }
 
 TEST(ChatBody, TextIsEscapedIntoValidJson) {
   const std::string tricky = "quote \" backslash \\ newline \n tab \t bell \x07 中文";
-  auto body = parsed(qodo::buildChatBody(request("gpt-4o", {{"user", tricky}}), kIds, false));
+  auto body = parsed(buildBody(request("gpt-4o", {{"user", tricky}}), kIds, false));
   EXPECT_EQ(body["chat_input"].as_string(), tricky);
 }
 
 TEST(ChatBody, ChineseConversationIsTransformedWhenEnabled) {
-  auto body = parsed(qodo::buildChatBody(
-      request("gpt-4o", {{"system", "be nice"}, {"user", "你好"}}), kIds, true));
+  auto body =
+      parsed(buildBody(request("gpt-4o", {{"system", "be nice"}, {"user", "你好"}}), kIds, true));
   EXPECT_EQ(body["chat_input"], "%E4%BD%A0%E5%A5%BD");
   json::array previous = body["previous_messages"].as_array();
   ASSERT_EQ(previous.size(), 3u);
@@ -110,22 +134,22 @@ TEST(ChatBody, ChineseConversationIsTransformedWhenEnabled) {
 }
 
 TEST(ChatBody, ChineseConversationPassesUntouchedWhenDisabled) {
-  auto body = parsed(qodo::buildChatBody(
-      request("gpt-4o", {{"system", "be nice"}, {"user", "你好"}}), kIds, false));
+  auto body =
+      parsed(buildBody(request("gpt-4o", {{"system", "be nice"}, {"user", "你好"}}), kIds, false));
   EXPECT_EQ(body["chat_input"], "你好");
   ASSERT_EQ(body["previous_messages"].as_array().size(), 1u);
 }
 
 TEST(ChatBody, EnglishConversationIsNeverTransformed) {
-  auto body = parsed(qodo::buildChatBody(
-      request("gpt-4o", {{"system", "be nice"}, {"user", "hello there"}}), kIds, true));
+  auto body = parsed(
+      buildBody(request("gpt-4o", {{"system", "be nice"}, {"user", "hello there"}}), kIds, true));
   EXPECT_EQ(body["chat_input"], "hello there");
   ASSERT_EQ(body["previous_messages"].as_array().size(), 1u);
 }
 
 TEST(ChatBody, RandomIdsAreTwoDifferentUuid4s) {
   std::mt19937_64 rng(11);
-  auto body = parsed(qodo::buildChatBody(request("gpt-4o", {{"user", "x"}}), rng, true));
+  auto body = parsed(buildBody(request("gpt-4o", {{"user", "x"}}), rng, true));
   const json::object& user = body["user_data"].as_object();
   const std::string a(user.at("installation_id").as_string());
   const std::string b(user.at("installation_fingerprint_uuid").as_string());

@@ -34,7 +34,7 @@ TEST(FormUrlEncode, KeepsUnreservedAndEncodesTheRestAsUppercaseHex) {
 }
 
 TEST(ChineseTransform, PrependsTheInstructionToTheEncodedSystemText) {
-  qodo::Conversation c{"你好 world",
+  qodo::ChatTurns c{"你好 world",
                        {{"system", "Be brief."}, {"user", "第一"}, {"assistant", "ok!"}}};
   ASSERT_TRUE(qodo::needsChineseTransform(c));
   qodo::applyChineseTransform(c);
@@ -53,7 +53,7 @@ TEST(ChineseTransform, PrependsTheInstructionToTheEncodedSystemText) {
 }
 
 TEST(ChineseTransform, InsertsASystemTurnFirstWhenThereIsNone) {
-  qodo::Conversation c{"hello", {{"user", "上一个"}}};
+  qodo::ChatTurns c{"hello", {{"user", "上一个"}}};
   qodo::applyChineseTransform(c);
   ASSERT_EQ(c.previous.size(), 4u);
   EXPECT_EQ(c.previous[0].role, "system");
@@ -62,7 +62,7 @@ TEST(ChineseTransform, InsertsASystemTurnFirstWhenThereIsNone) {
 }
 
 TEST(ChineseTransform, OnlyTheFirstSystemTurnCarriesTheInstruction) {
-  qodo::Conversation c{"问", {{"system", "a"}, {"system", "b c"}}};
+  qodo::ChatTurns c{"问", {{"system", "a"}, {"system", "b c"}}};
   qodo::applyChineseTransform(c);
   EXPECT_EQ(c.previous[0].content, std::string(qodo::kChineseInstruction) + "\n\na");
   EXPECT_EQ(c.previous[1].content, "b+c");
@@ -72,7 +72,7 @@ TEST(ChineseTransform, TheAddedTextHoldsNoCjkSoTheBackendCannotRefuseIt) {
   EXPECT_FALSE(containsCjk(qodo::kChineseInstruction));
   EXPECT_FALSE(containsCjk(qodo::kChineseConfirmQuestion));
   EXPECT_FALSE(containsCjk(qodo::kChineseConfirmAnswer));
-  qodo::Conversation c{"中文", {{"system", "系统"}, {"assistant", "回答"}}};
+  qodo::ChatTurns c{"中文", {{"system", "系统"}, {"assistant", "回答"}}};
   qodo::applyChineseTransform(c);
   EXPECT_FALSE(qodo::needsChineseTransform(c));
 }
@@ -87,7 +87,7 @@ TEST(ChineseTransform, InstructionCoversEveryPointOfTheProtocol) {
 }
 
 TEST(ChineseTransform, EnglishConversationsAreNotSelected) {
-  qodo::Conversation c{"hello", {{"system", "Be brief."}, {"assistant", "Hi!"}}};
+  qodo::ChatTurns c{"hello", {{"system", "Be brief."}, {"assistant", "Hi!"}}};
   EXPECT_FALSE(qodo::needsChineseTransform(c));
 }
 

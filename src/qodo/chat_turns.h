@@ -1,11 +1,11 @@
-// A chat request reshaped the way the Qodo backend sees a conversation (SPEC.md §4): the text of
-// the last user turn as `chat_input` and every other turn, in order, as `previous_messages`.
+// A conversation reshaped the way the chats backend sees it (SPEC.md §4): the text of the last
+// user turn as `chat_input` and every other turn, in order, as `previous_messages`.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "api/chat_request.h"
+#include "conversation/conversation.h"
 
 namespace qodo {
 
@@ -16,7 +16,7 @@ struct Turn {
   bool operator==(const Turn&) const = default;
 };
 
-struct Conversation {
+struct ChatTurns {
   std::string chatInput;
   std::vector<Turn> previous;
 };
@@ -28,6 +28,6 @@ inline constexpr std::string_view kToolResultPrefix = "Tool result:\n";
 // kToolResultPrefix; it counts as a user turn for `chat_input`, so an agent loop that ends
 // with a tool result asks the model to go on from that result. With no user turn at all,
 // `chat_input` is kEmptyChatInput.
-Conversation toConversation(const std::vector<api::Message>& messages);
+ChatTurns toChatTurns(const std::vector<conversation::Message>& messages);
 
 }  // namespace qodo

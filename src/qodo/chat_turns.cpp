@@ -1,18 +1,19 @@
-#include "qodo/conversation.h"
+#include "qodo/chat_turns.h"
 
 namespace qodo {
 
-Conversation toConversation(const std::vector<api::Message>& messages) {
+ChatTurns toChatTurns(const std::vector<conversation::Message>& messages) {
+  using conversation::Role;
   std::vector<Turn> turns;
   turns.reserve(messages.size());
   for (const auto& m : messages) {
-    if (m.role == "tool") {
-      turns.push_back({"user", std::string(kToolResultPrefix) + m.content});
+    if (m.role == Role::kTool) {
+      turns.push_back({"user", std::string(kToolResultPrefix) + m.text()});
     } else {
-      turns.push_back({m.role, m.content});
+      turns.push_back({std::string(conversation::roleName(m.role)), m.text()});
     }
   }
-  Conversation out;
+  ChatTurns out;
   size_t last = turns.size();
   for (size_t i = turns.size(); i-- > 0;) {
     if (turns[i].role == "user") {
