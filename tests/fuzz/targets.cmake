@@ -12,4 +12,6 @@ set(QODO_FUZZ_TARGETS
   tokenizer:q_tokenizer
   config:q_config
   chunk:q_api
+  command_frames:q_qodo
+  user_query:q_qodo
 )

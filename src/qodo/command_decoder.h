@@ -1,0 +1,72 @@
+// The command backend's answer (SPEC.md §9, QODO-PROTOCOL.md §6–§8): the server's WebSocket
+// frames after the UserQuery, one JSON object each, decoded into conversation events.
+// - `UserResponse` content deltas → text (a new `identifier` starts a new paragraph: a blank
+//   line between), `<think>` split off as reasoning (§7); retry_status and progress are not text.
+// - A call for one of the client's tools (server kClientToolServer, declared, arguments an
+//   object, no tool_result) → tool call begin / arguments / end. A call the server ran itself
+//   (tool_result present) or one of its own servers' → not shown. A call for a tool the client
+//   did not declare, or with arguments that are not an object → not shown, and answered at
+//   once with an error result (an `IDERetrievalAnswer` frame the session sends, one per Ready).
+// - `EndNode`, or a `Ready` after a client tool call or after any answer frame → the end. A
+//   `Ready` with nothing before it → a failure (the request was not processed).
+// - Error frames → a failure classified by its text; one that mentions "resume" is ignored, as
+//   the CLI does. A frame that is not a JSON object → a failure. Frames without the envelope
+//   (`session_id`, `data`, `data.tool`) are dropped.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conversation/event.h"
+#include "qodo/answer_decoder.h"
+#include "qodo/reasoning_splitter.h"
+
+namespace qodo {
+
+class CommandDecoder final : public AnswerDecoder {
+ public:
+  // `clientTools`: the names of the tools the client declared.
+  CommandDecoder(std::vector<std::string> clientTools, bool hideReasoning);
+
+  // `frame`: one server text frame.
+  bool feed(std::string_view frame, conversation::EventSink& sink) override;
+  // The socket closed: the end after a client tool call, else a failure unless the answer ended.
+  void finish(conversation::EventSink& sink) override;
+  void reset() override;
+
+  bool ended() const { return ended_; }
+  // A frame the session must send now (released by a Ready), or "" when there is none.
+  std::string takeOutgoing();
+
+ private:
+  bool handle(std::string_view frame, conversation::EventSink& sink);
+  void text(std::string_view identifier, std::string_view content, conversation::EventSink& sink);
+  void end(conversation::EventSink& sink);
+  bool fail(conversation::Failure failure, std::string_view message, conversation::EventSink& sink);
+  void emit(const ReasoningPieces& pieces, conversation::EventSink& sink);
+
+  std::vector<std::string> clientTools_;
+  bool hideReasoning_;
+  ReasoningSplitter reasoning_;
+  std::string identifier_;  // of the last UserResponse
+  bool sawText_ = false;
+  size_t frames_ = 0;                // answer frames since the query
+  size_t clientCalls_ = 0;           // tool calls shown to the client
+  std::deque<std::string> pending_;  // error results waiting for a Ready
+  std::string outgoing_;
+  bool ended_ = false;
+  bool failed_ = false;
+};
+
+// The failure a command error text stands for (SPEC §9: rate-limit and usage-limit texts as in
+// §4's table; an authentication refusal; anything else is a backend error).
+conversation::Failure classifyCommandError(std::string_view message);
+
+// `IDERetrievalAnswer` with an error result for tool call `toolId` of tool `tool`.
+std::string toolErrorFrame(std::string_view tool, std::string_view toolId,
+                           std::string_view message);
+
+}  // namespace qodo
