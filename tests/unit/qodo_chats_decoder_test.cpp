@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "event_recorder.h"
 #include "qodo/chats_decoder.h"
 
 namespace {
@@ -11,36 +12,12 @@ using conversation::EventKind;
 using conversation::Failure;
 
 // What a decoder delivered, in order, as readable lines.
-struct Recorder : conversation::EventSink {
-  std::vector<std::string> seen;
-  void onEvent(const conversation::Event& e) override {
-    switch (e.kind) {
-      case EventKind::kText:
-        seen.push_back("text:" + std::string(e.text));
-        return;
-      case EventKind::kReasoning:
-        seen.push_back("reasoning:" + std::string(e.text));
-        return;
-      case EventKind::kEnd:
-        seen.push_back("end");
-        return;
-      case EventKind::kFailure:
-        seen.push_back("failure:" + std::to_string(static_cast<int>(e.failure)) + ":" +
-                       std::string(e.text));
-        return;
-      default:
-        seen.push_back("other");
-    }
-  }
-};
+using testing_events::failure;
+using testing_events::Recorder;
 
 std::string textLine(const std::string& content) {
   return R"({"type":"text","sub_type":"code_implementation","data":{"content":")" + content +
          "\"}}\n";
-}
-
-std::string failure(Failure f, const std::string& message) {
-  return "failure:" + std::to_string(static_cast<int>(f)) + ":" + message;
 }
 
 TEST(ChatsDecoder, TextEventsBecomeTextEventsThenTheEnd) {

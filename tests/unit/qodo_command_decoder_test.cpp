@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "event_recorder.h"
 #include "qodo/command_decoder.h"
 
 namespace {
@@ -10,36 +11,8 @@ namespace {
 using conversation::EventKind;
 using conversation::Failure;
 
-struct Recorder : conversation::EventSink {
-  std::vector<std::string> seen;
-  void onEvent(const conversation::Event& e) override {
-    switch (e.kind) {
-      case EventKind::kText:
-        seen.push_back("text:" + std::string(e.text));
-        return;
-      case EventKind::kReasoning:
-        seen.push_back("reasoning:" + std::string(e.text));
-        return;
-      case EventKind::kToolCallBegin:
-        seen.push_back("call" + std::to_string(e.index) + ":" + std::string(e.id) + ":" +
-                       std::string(e.text));
-        return;
-      case EventKind::kToolCallArguments:
-        seen.push_back("args" + std::to_string(e.index) + ":" + std::string(e.text));
-        return;
-      case EventKind::kToolCallEnd:
-        seen.push_back("end-call" + std::to_string(e.index));
-        return;
-      case EventKind::kEnd:
-        seen.push_back("end");
-        return;
-      case EventKind::kFailure:
-        seen.push_back("failure:" + std::to_string(static_cast<int>(e.failure)) + ":" +
-                       std::string(e.text));
-        return;
-    }
-  }
-};
+using testing_events::failure;
+using testing_events::Recorder;
 
 std::string said(const std::string& id, const std::string& content) {
   return R"({"session_id":"S","data":{"tool":"UserResponse","identifier":")" + id +
@@ -48,10 +21,6 @@ std::string said(const std::string& id, const std::string& content) {
 const std::string kEndNode = R"({"session_id":"S","data":{"tool":"EndNode"}})";
 const std::string kReady =
     R"({"session_id":"S","data":{"tool":"Ready","tool_args":{"checkpoint_id":"c"}}})";
-
-std::string failure(Failure f, const std::string& message) {
-  return "failure:" + std::to_string(static_cast<int>(f)) + ":" + message;
-}
 
 TEST(CommandDecoder, UserResponsesAreTextAndANewIdentifierIsANewParagraph) {
   qodo::CommandDecoder d({}, false);
