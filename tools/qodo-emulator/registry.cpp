@@ -63,6 +63,8 @@ void Registry::replaceScenario(Scenario scenario) {
   scenario_ = std::make_shared<const Scenario>(std::move(scenario));
   tokenSequence_.clear();
   chatSequence_.clear();
+  infoSequence_.clear();
+  sessionSequence_.clear();
 }
 
 std::string Registry::expectedApiKey() {
@@ -145,6 +147,27 @@ ChatGrant Registry::authorizeChat(const std::string& accessToken, Clock::time_po
   return g;
 }
 
+template <typename B>
+KeyGrant<B> Registry::grantKey(const std::string& apiKey, Scripted<B> AccountScript::*script,
+                               std::map<std::string, std::uint64_t>& positions) {
+  std::lock_guard lock(mutex_);
+  KeyGrant<B> g;
+  g.account = apiKey;
+  if (apiKey.empty() || (scenario_->strict && !scenario_->accounts.contains(apiKey))) return g;
+  std::string key;
+  g.behaviour = (scriptFor(apiKey, key).*script).pick(positions[key]++);
+  g.authorized = g.behaviour.failName != "unauthorized";
+  return g;
+}
+
+KeyGrant<InfoBehaviour> Registry::authorizeInfo(const std::string& apiKey) {
+  return grantKey(apiKey, &AccountScript::info, infoSequence_);
+}
+
+KeyGrant<SessionBehaviour> Registry::authorizeSession(const std::string& apiKey) {
+  return grantKey(apiKey, &AccountScript::session, sessionSequence_);
+}
+
 std::uint64_t Registry::record(json::object entry) {
   std::lock_guard lock(mutex_);
   std::uint64_t id = nextRecord_++;
@@ -152,6 +175,16 @@ std::uint64_t Registry::record(json::object entry) {
   records_.emplace_back(id, std::move(entry));
   while (records_.size() > scenario_->recordLimit) records_.pop_front();
   return id;
+}
+
+void Registry::annotate(std::uint64_t id, const std::string& field, const std::string& value) {
+  std::lock_guard lock(mutex_);
+  for (auto it = records_.rbegin(); it != records_.rend(); ++it) {
+    if (it->first == id) {
+      it->second[field] = value;
+      return;
+    }
+  }
 }
 
 void Registry::finish(std::uint64_t id, const std::string& account, const std::string& outcome) {
@@ -212,6 +245,8 @@ void Registry::reset() {
   records_.clear();
   tokenSequence_.clear();
   chatSequence_.clear();
+  infoSequence_.clear();
+  sessionSequence_.clear();
   peakStreams_ = openStreams_;
 }
 

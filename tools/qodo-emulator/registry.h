@@ -36,6 +36,14 @@ struct ChatGrant {
   ChatBehaviour behaviour;
 };
 
+// A Qodo API key's get-things or WebSocket session: whether it is accepted, and how to answer.
+template <typename B>
+struct KeyGrant {
+  bool authorized = false;
+  std::string account;  // the key itself names the account
+  B behaviour;
+};
+
 class Registry {
  public:
   explicit Registry(Scenario scenario);
@@ -45,6 +53,10 @@ class Registry {
 
   Exchange exchange(const std::string& refreshToken, Clock::time_point now);
   ChatGrant authorizeChat(const std::string& accessToken, Clock::time_point now);
+  // Command backend: any non-empty key is an account unless the scenario is strict; each call
+  // takes the next step of the key's get_things or session sequence.
+  KeyGrant<InfoBehaviour> authorizeInfo(const std::string& apiKey);
+  KeyGrant<SessionBehaviour> authorizeSession(const std::string& apiKey);
   std::string expectedApiKey();
   // The default chat behaviour (its base, without sequence): the OpenAI endpoint's timing.
   ChatBehaviour defaultChat();
@@ -55,6 +67,8 @@ class Registry {
   // account) and writes the outcome into the record while it is still kept.
   void finish(std::uint64_t id, const std::string& account, const std::string& outcome);
   void count(const std::string& counter, const std::string& account = {});
+  // Adds `field` to a recorded request while it is still kept (a session's frames).
+  void annotate(std::uint64_t id, const std::string& field, const std::string& value);
 
   void streamOpened();
   void streamClosed();
@@ -74,6 +88,9 @@ class Registry {
   };
 
   const AccountScript& scriptFor(const std::string& account, std::string& sequenceKey) const;
+  template <typename B>
+  KeyGrant<B> grantKey(const std::string& apiKey, Scripted<B> AccountScript::*script,
+                       std::map<std::string, std::uint64_t>& positions);
 
   std::mutex mutex_;
   std::shared_ptr<const Scenario> scenario_;
@@ -82,6 +99,8 @@ class Registry {
   std::unordered_map<std::string, std::uint64_t> issued_;  // access tokens per account
   std::map<std::string, std::uint64_t> tokenSequence_;
   std::map<std::string, std::uint64_t> chatSequence_;
+  std::map<std::string, std::uint64_t> infoSequence_;
+  std::map<std::string, std::uint64_t> sessionSequence_;
   std::map<std::string, std::uint64_t> counters_;
   std::map<std::string, std::map<std::string, std::uint64_t>> accountCounters_;
   std::deque<std::pair<std::uint64_t, boost::json::object>> records_;

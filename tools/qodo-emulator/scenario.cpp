@@ -230,6 +230,143 @@ void applyToken(const json::object& o, TokenBehaviour& b, const std::string& whe
   }
 }
 
+std::vector<std::string> asStrings(const json::value& v, const std::string& where) {
+  if (!v.is_array()) fail(where, "expected an array of strings");
+  std::vector<std::string> out;
+  for (const auto& item : v.get_array()) out.push_back(asString(item, where));
+  return out;
+}
+
+void applyInfo(const json::object& o, InfoBehaviour& b, const std::string& where,
+               bool allowSequence) {
+  for (const auto& kv : o) {
+    std::string key(kv.key());
+    std::string at = where + "." + key;
+    const auto& v = kv.value();
+    if (key == "models") {
+      b.models = asStrings(v, at);
+    } else if (key == "default_model") {
+      b.defaultModel = asString(v, at);
+    } else if (key == "base_url") {
+      b.baseUrl = asString(v, at);
+    } else if (key == "quota") {
+      for (const auto& q : asObject(v, at)) {
+        std::string qkey(q.key());
+        if (qkey == "limit") {
+          b.quotaLimit = static_cast<int>(asCount(q.value(), at + ".limit"));
+        } else if (qkey == "remaining") {
+          b.quotaRemaining = static_cast<int>(asInt(q.value(), at + ".remaining"));
+        } else if (qkey == "reset_in") {
+          b.quotaResetIn = static_cast<int>(asInt(q.value(), at + ".reset_in"));
+        } else {
+          fail(at + "." + qkey, "unknown field (limit, remaining, reset_in)");
+        }
+      }
+    } else if (key == "delay_ms") {
+      b.delayMs = static_cast<int>(asCount(v, at));
+    } else if (key == "fail") {
+      const std::string mode = v.is_string() ? asString(v, at) : "status";
+      b.failName = mode;
+      if (mode == "none") {
+        b.fail = InfoFail::kNone;
+      } else if (mode == "unauthorized") {
+        b.fail = InfoFail::kUnauthorized;
+      } else if (mode == "garbage") {
+        b.fail = InfoFail::kGarbage;
+      } else if (mode == "server_error" || mode == "status") {
+        b.fail = InfoFail::kStatus;
+        b.status = 500;
+        if (v.is_object()) {
+          for (const auto& f : v.get_object()) {
+            if (f.key() != "status") fail(at + "." + std::string(f.key()), "unknown field");
+            b.status = static_cast<int>(asInt(f.value(), at + ".status"));
+          }
+        }
+      } else {
+        fail(at, "unknown get-things failure '" + mode + "'");
+      }
+    } else if (key == "sequence" && allowSequence) {
+      continue;
+    } else {
+      fail(at, "unknown field");
+    }
+  }
+}
+
+void applySession(const json::object& o, SessionBehaviour& b, const std::string& where,
+                  bool allowSequence) {
+  for (const auto& kv : o) {
+    std::string key(kv.key());
+    std::string at = where + "." + key;
+    const auto& v = kv.value();
+    if (key == "events") {
+      b.events = static_cast<int>(asCount(v, at));
+    } else if (key == "interval_ms") {
+      b.intervalMs = static_cast<int>(asCount(v, at));
+    } else if (key == "text") {
+      b.word = asString(v, at);
+    } else if (key == "think") {
+      b.think = asString(v, at);
+    } else if (key == "tool_call") {
+      const auto& call = asObject(v, at);
+      b.toolCall.clear();
+      b.toolArguments = "{}";
+      for (const auto& c : call) {
+        std::string ckey(c.key());
+        if (ckey == "name") {
+          b.toolCall = asString(c.value(), at + ".name");
+        } else if (ckey == "arguments") {
+          b.toolArguments = json::serialize(c.value());
+        } else if (ckey == "answer_after") {
+          b.answerAfterTool = asString(c.value(), at + ".answer_after");
+        } else {
+          fail(at + "." + ckey, "unknown field (name, arguments, answer_after)");
+        }
+      }
+    } else if (key == "fail") {
+      std::string mode;
+      const json::object* obj = nullptr;
+      if (v.is_string()) {
+        mode = asString(v, at);
+      } else {
+        obj = &asObject(v, at);
+        auto it = obj->find("mode");
+        if (it == obj->end()) fail(at, "needs a mode");
+        mode = asString(it->value(), at + ".mode");
+      }
+      b.failName = mode;
+      b.afterEvents = 0;
+      static const std::map<std::string, SessionFail> kModes = {
+          {"none", SessionFail::kNone},
+          {"unauthorized", SessionFail::kUnauthorized},
+          {"close_1008", SessionFail::kClose1008},
+          {"no_ready", SessionFail::kNoReady},
+          {"error_frame", SessionFail::kErrorFrame},
+          {"stall", SessionFail::kStall},
+          {"close", SessionFail::kClose}};
+      auto found = kModes.find(mode);
+      if (found == kModes.end()) fail(at, "unknown session failure '" + mode + "'");
+      b.fail = found->second;
+      if (!obj) continue;
+      for (const auto& f : *obj) {
+        std::string fkey(f.key());
+        if (fkey == "mode") continue;
+        if (fkey == "after_events") {
+          b.afterEvents = static_cast<int>(asCount(f.value(), at + ".after_events"));
+        } else if (fkey == "message") {
+          b.message = asString(f.value(), at + ".message");
+        } else {
+          fail(at + "." + fkey, "unknown field (mode, after_events, message)");
+        }
+      }
+    } else if (key == "sequence" && allowSequence) {
+      continue;
+    } else {
+      fail(at, "unknown field");
+    }
+  }
+}
+
 template <typename B, typename Apply>
 Scripted<B> parseScripted(const json::value* v, const B& inherited, const std::string& where,
                           Apply apply) {
@@ -262,19 +399,28 @@ AccountScript parseAccount(const json::value* v, const AccountScript& inherited,
   AccountScript a;
   const json::value* token = nullptr;
   const json::value* chat = nullptr;
+  const json::value* info = nullptr;
+  const json::value* session = nullptr;
   if (v) {
     for (const auto& kv : asObject(*v, where)) {
       if (kv.key() == "token") {
         token = &kv.value();
       } else if (kv.key() == "chat") {
         chat = &kv.value();
+      } else if (kv.key() == "get_things") {
+        info = &kv.value();
+      } else if (kv.key() == "session") {
+        session = &kv.value();
       } else {
-        fail(where + "." + std::string(kv.key()), "unknown field (token, chat)");
+        fail(where + "." + std::string(kv.key()),
+             "unknown field (token, chat, get_things, session)");
       }
     }
   }
   a.token = parseScripted(token, inherited.token.base, where + ".token", applyToken);
   a.chat = parseScripted(chat, inherited.chat.base, where + ".chat", applyChat);
+  a.info = parseScripted(info, inherited.info.base, where + ".get_things", applyInfo);
+  a.session = parseScripted(session, inherited.session.base, where + ".session", applySession);
   return a;
 }
 
@@ -306,6 +452,9 @@ Scenario parseScenario(const json::value& v, const ChatBehaviour& base) {
   }
   AccountScript builtin;
   builtin.chat.base = base;
+  builtin.session.base.events = base.events;
+  builtin.session.base.intervalMs = base.intervalMs;
+  builtin.session.base.word = base.word;
   s.defaults = parseAccount(defaults, builtin, "default");
   if (accounts) {
     for (const auto& kv : asObject(*accounts, "accounts")) {

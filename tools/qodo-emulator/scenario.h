@@ -60,6 +60,47 @@ struct TokenBehaviour {
   std::string failName = "none";
 };
 
+// How `GET /v2/info/get-things` answers a Qodo API key (the command backend's account info).
+enum class InfoFail { kNone, kUnauthorized, kStatus, kGarbage };
+
+struct InfoBehaviour {
+  std::vector<std::string> models = {"claude-4.5-sonnet", "gpt-5", "gpt-4o"};
+  std::string defaultModel = "claude-4.5-sonnet";
+  std::string baseUrl;      // `base_url` (tenant redirect); empty: not sent
+  int quotaLimit = -1;      // x-ratelimit-limit; -1: no rate-limit headers
+  int quotaRemaining = 0;   // x-ratelimit-remaining
+  int quotaResetIn = 3600;  // x-ratelimit-reset = now + this many seconds
+  int delayMs = 0;          // wait before answering
+  InfoFail fail = InfoFail::kNone;
+  int status = 500;  // kStatus
+  std::string failName = "none";
+};
+
+// How a command WebSocket session answers (Ready, then the UserQuery's answer).
+enum class SessionFail {
+  kNone,
+  kUnauthorized,  // the upgrade is refused with 401
+  kClose1008,     // the upgrade is accepted, then the socket is closed with 1008
+  kNoReady,       // the socket opens and the server never says Ready
+  kErrorFrame,    // after `afterEvents` text frames: an error frame carrying `message`
+  kStall,         // after `afterEvents` text frames: silence
+  kClose,         // after `afterEvents` text frames: closed without EndNode
+};
+
+struct SessionBehaviour {
+  int events = 5;
+  int intervalMs = 20;
+  std::string word = "tok";
+  std::string think;     // sent first as <think>…</think>
+  std::string toolCall;  // a client tool the answer calls (server "client"); empty: none
+  std::string toolArguments = "{}";      // its arguments, a JSON object
+  std::string answerAfterTool = "done";  // the text after an IDERetrievalAnswer
+  SessionFail fail = SessionFail::kNone;
+  std::string message = "Internal error";  // kErrorFrame
+  int afterEvents = 0;
+  std::string failName = "none";
+};
+
 template <typename B>
 struct Step {
   int times = 1;
@@ -82,9 +123,12 @@ struct Scripted {
   }
 };
 
+// An account: a refresh token (token, chat) or a Qodo API key (info, session).
 struct AccountScript {
   Scripted<TokenBehaviour> token;
   Scripted<ChatBehaviour> chat;
+  Scripted<InfoBehaviour> info;
+  Scripted<SessionBehaviour> session;
 };
 
 struct Scenario {
@@ -92,7 +136,7 @@ struct Scenario {
   std::string apiKey;   // empty: any non-empty key is accepted
   std::size_t recordLimit = 200;
   AccountScript defaults;
-  std::map<std::string, AccountScript> accounts;  // keyed by the configured refresh token
+  std::map<std::string, AccountScript> accounts;  // keyed by refresh token or API key
   boost::json::value source;  // the JSON it was read from, echoed by /_emulator/stats
 };
 

@@ -11,13 +11,16 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/parse_query.hpp>
 #include <cstdio>
 #include <exception>
+#include <random>
 
 #include "answer.h"
 #include "gzip.h"
@@ -27,6 +30,7 @@ namespace net = boost::asio;
 namespace http = boost::beast::http;
 namespace json = boost::json;
 namespace urls = boost::urls;
+namespace websocket = boost::beast::websocket;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
 using Request = http::request<http::string_body>;
@@ -249,6 +253,84 @@ json::object chatRecord(const Request& req, const ChatGrant& grant, bool bodyIsJ
       {"behaviour", grant.authorized ? grant.behaviour.failName : "none"}};
 }
 
+std::string bearerOf(const Request& req) {
+  std::string auth(req[http::field::authorization]);
+  return auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : auth;
+}
+
+// "YYYYMMDD-<uuid4>", the shape of the CLI's session ids.
+std::string newSessionId() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  const std::uint64_t a = rng();
+  const std::uint64_t b = rng();
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "20261201-%08x-%04x-4%03x-%04x-%012llx",
+                static_cast<unsigned>(a >> 32), static_cast<unsigned>(a >> 16) & 0xffff,
+                static_cast<unsigned>(a) & 0xfff,
+                0x8000 | (static_cast<unsigned>(b >> 48) & 0x3fff),
+                static_cast<unsigned long long>(b & 0xffffffffffffull));
+  return buf;
+}
+
+json::object keyRecord(const char* kind, const Request& req, const std::string& account) {
+  return json::object{{"kind", kind},
+                      {"time", unixNowPrecise()},
+                      {"account", account.empty() ? json::value(nullptr) : json::value(account)},
+                      {"target", std::string(req.target())},
+                      {"headers", headersOf(req)}};
+}
+
+// A server frame of the command WebSocket: {"session_id":…,"data":{"tool":…,…}}.
+std::string serverFrame(const std::string& sessionId, json::object data) {
+  return json::serialize(json::object{{"session_id", sessionId}, {"data", std::move(data)}});
+}
+
+json::value unauthorizedKey() { return json::object{{"detail", "Invalid API key"}}; }
+
+json::value sessionIdBody() { return json::object{{"session-id", newSessionId()}}; }
+
+json::value infoBody(const InfoBehaviour& b) {
+  json::array models;
+  for (const auto& m : b.models) models.push_back(json::object{{"model_name", m}});
+  json::object body{{"models", std::move(models)},  {"default_model", b.defaultModel},
+                    {"session-id", newSessionId()}, {"recent-sessions", json::array()},
+                    {"mcp-tools", json::object()},  {"version", "qodo-emulator"}};
+  if (!b.baseUrl.empty()) body["base_url"] = b.baseUrl;
+  return body;
+}
+
+std::string readyFrame(const std::string& sessionId, int n) {
+  return serverFrame(
+      sessionId,
+      json::object{{"tool", "Ready"},
+                   {"tool_args", json::object{{"checkpoint_id", "cp-" + std::to_string(n)}}}});
+}
+
+std::string textFrame(const std::string& sessionId, const std::string& identifier,
+                      const std::string& content) {
+  return serverFrame(sessionId, json::object{{"tool", "UserResponse"},
+                                             {"identifier", identifier},
+                                             {"tool_args", json::object{{"content", content}}}});
+}
+
+std::string endFrame(const std::string& sessionId) {
+  return serverFrame(sessionId, json::object{{"tool", "EndNode"}});
+}
+
+std::string errorFrame(const std::string& message) {
+  return json::serialize(json::object{{"type", "error"}, {"message", message}});
+}
+
+std::string toolCallFrame(const std::string& sessionId, const SessionBehaviour& b) {
+  error_code ec;
+  json::value args = json::parse(b.toolArguments, ec);
+  if (ec) args = json::object();
+  return serverFrame(sessionId, json::object{{"tool", b.toolCall},
+                                             {"server_name", "client"},
+                                             {"identifier", "call-1"},
+                                             {"tool_args", std::move(args)}});
+}
+
 json::value modelList() {
   json::array data;
   for (const char* id : {"gpt-4o", "claude-3-7-sonnet", "deepseek-r1", "o3-mini"})
@@ -348,6 +430,8 @@ class Session {
     if (post && path == "/v2/chats/chat") co_return co_await chat(req);
     if (post && path == "/v1/chat/completions") co_return co_await openAiChat(req);
     if (get && path == "/v1/models") co_return co_await models(keep);
+    if (get && path == "/v2/info/get-things") co_return co_await getThings(req);
+    if (get && path == "/v2/agentic/ws/connect") co_return co_await commandSession(req);
     if (get && path == "/_emulator/stats")
       co_return co_await writeJson(sock_, http::status::ok, registry_.stats(), keep);
     if (post && path == "/_emulator/scenario") co_return co_await replaceScenario(req);
@@ -440,6 +524,167 @@ class Session {
     }
     registry_.finish(id, ex.account, "token_issued");
     co_return co_await writeJson(sock_, http::status::ok, tokenAnswer(ex), keep);
+  }
+
+  // ---- Command backend: account info -------------------------------------------------------
+
+  net::awaitable<bool> getThings(Request& req) {
+    const bool keep = req.keep_alive();
+    KeyGrant<InfoBehaviour> grant = registry_.authorizeInfo(bearerOf(req));
+    const std::uint64_t id = registry_.record(keyRecord("get_things", req, grant.account));
+    registry_.count("get_things_requests", grant.account);
+    const InfoBehaviour& b = grant.behaviour;
+    if (b.delayMs > 0) {
+      net::steady_timer wait(sock_.get_executor(), std::chrono::milliseconds(b.delayMs));
+      co_await wait.async_wait(kTuple);
+    }
+    if (!grant.authorized) {
+      registry_.finish(id, grant.account, "get_things_unauthorized");
+      co_return co_await writeJson(sock_, http::status::unauthorized, unauthorizedKey(), keep);
+    }
+    if (b.fail == InfoFail::kStatus) {
+      registry_.finish(id, grant.account, "get_things_failed");
+      co_return co_await writeJson(sock_, static_cast<http::status>(b.status),
+                                   plainError("Internal Server Error"), keep);
+    }
+    if (b.fail == InfoFail::kGarbage) {
+      registry_.finish(id, grant.account, "get_things_failed");
+      co_return co_await writeResponse(sock_, http::status::ok, "text/html; charset=utf-8",
+                                       "<html>maintenance</html>", keep);
+    }
+    registry_.finish(id, grant.account, "get_things_answered");
+    if (std::string_view(req.target()).find("section=session-id") != std::string_view::npos) {
+      co_return co_await writeJson(sock_, http::status::ok, sessionIdBody(), keep);
+    }
+    http::response<http::string_body> res{http::status::ok, 11};
+    res.set(http::field::server, "qodo-emulator");
+    res.set(http::field::content_type, "application/json; charset=utf-8");
+    if (b.quotaLimit >= 0) {
+      res.set("x-ratelimit-limit", std::to_string(b.quotaLimit));
+      res.set("x-ratelimit-remaining", std::to_string(b.quotaRemaining));
+      res.set("x-ratelimit-reset", std::to_string(unixNow() + b.quotaResetIn));
+    }
+    res.body() = json::serialize(infoBody(b));
+    res.keep_alive(keep);
+    res.prepare_payload();
+    auto [ec, n] = co_await http::async_write(sock_, res, kTuple);
+    co_return !ec;
+  }
+
+  // ---- Command backend: one WebSocket session ------------------------------------------------
+  // Ready → the client's UserQuery → UserResponse frames → (a client tool call → Ready → its
+  // IDERetrievalAnswer → more text) → EndNode → Ready. The socket then belongs to the session.
+
+  net::awaitable<bool> commandSession(Request& req) {
+    KeyGrant<SessionBehaviour> grant = registry_.authorizeSession(bearerOf(req));
+    const std::uint64_t id = registry_.record(keyRecord("session", req, grant.account));
+    registry_.count("command_sessions", grant.account);
+    if (!grant.authorized || !websocket::is_upgrade(req)) {
+      registry_.finish(id, grant.account, "session_unauthorized");
+      co_return co_await writeJson(
+          sock_, grant.authorized ? http::status::bad_request : http::status::unauthorized,
+          plainError("Unauthorized"), false);
+    }
+    std::string sessionId = "emulated-session";
+    if (auto u = urls::parse_origin_form(std::string(req.target()))) {
+      if (auto it = u->params().find("session_id"); it != u->params().end())
+        sessionId = (*it).value;
+    }
+    websocket::stream<tcp::socket> ws(std::move(sock_));
+    auto [aec] = co_await ws.async_accept(req, kTuple);
+    if (aec) {
+      registry_.finish(id, grant.account, "session_client_closed");
+      co_return false;
+    }
+    OpenStream open(registry_);
+    const std::string outcome = co_await converse(ws, grant.behaviour, sessionId, id);
+    registry_.finish(id, grant.account, outcome);
+    co_return false;
+  }
+
+  net::awaitable<std::string> converse(websocket::stream<tcp::socket>& ws,
+                                       const SessionBehaviour& b, const std::string& sessionId,
+                                       std::uint64_t id) {
+    auto send = [&](const std::string& frame) -> net::awaitable<bool> {
+      ws.text(true);
+      auto [ec, n] = co_await ws.async_write(net::buffer(frame), kTuple);
+      co_return !ec;
+    };
+    auto ready = [&](int n) { return readyFrame(sessionId, n); };
+    auto text = [&](const std::string& identifier, const std::string& content) {
+      return textFrame(sessionId, identifier, content);
+    };
+    // Waits for the client's next frame; "" when the socket ended.
+    boost::beast::flat_buffer in;
+    auto receive = [&]() -> net::awaitable<std::string> {
+      in.clear();
+      auto [ec, n] = co_await ws.async_read(in, kTuple);
+      if (ec) co_return std::string();
+      co_return boost::beast::buffers_to_string(in.data());
+    };
+    auto silence = [&]() -> net::awaitable<std::string> {
+      while (!(co_await receive()).empty()) {
+      }
+      co_return std::string("session_client_closed");
+    };
+
+    if (b.fail == SessionFail::kClose1008) {
+      co_await ws.async_close(
+          websocket::close_reason(websocket::close_code::policy_error, "Authentication failed"),
+          kTuple);
+      co_return std::string("session_closed_1008");
+    }
+    if (b.fail == SessionFail::kNoReady) co_return co_await silence();
+    if (!co_await send(ready(0))) co_return std::string("session_client_closed");
+    const std::string query = co_await receive();
+    if (query.empty()) co_return std::string("session_client_closed");
+    registry_.annotate(id, "frame", query);
+    registry_.count("user_queries");
+
+    const auto interval = std::chrono::milliseconds(b.intervalMs);
+    net::steady_timer pause(ws.get_executor());
+    auto wait = [&]() -> net::awaitable<void> {
+      if (interval.count() == 0) co_return;
+      pause.expires_after(interval);
+      co_await pause.async_wait(kTuple);
+    };
+    if (!b.think.empty() && !co_await send(text("u0", "<think>" + b.think + "</think>\n\n")))
+      co_return std::string("session_client_closed");
+    for (int i = 0; i < b.events; ++i) {
+      if (b.fail != SessionFail::kNone && i == b.afterEvents) break;
+      co_await wait();
+      std::string piece = b.word + std::to_string(i) + (i + 1 < b.events ? " " : "");
+      if (!co_await send(text("u1", piece))) co_return std::string("session_client_closed");
+    }
+    switch (b.fail) {
+      case SessionFail::kErrorFrame:
+        co_await send(errorFrame(b.message));
+        co_await send(ready(1));
+        co_return std::string("session_error_frame");
+      case SessionFail::kStall:
+        co_return co_await silence();
+      case SessionFail::kClose: {
+        error_code ec;
+        ws.next_layer().shutdown(tcp::socket::shutdown_both, ec);
+        ws.next_layer().close(ec);
+        co_return std::string("session_cut");
+      }
+      default:
+        break;
+    }
+    if (!b.toolCall.empty()) {
+      if (!co_await send(toolCallFrame(sessionId, b)) || !co_await send(ready(1)))
+        co_return std::string("session_client_closed");
+      const std::string answer = co_await receive();
+      if (answer.empty()) co_return std::string("session_tool_call_sent");
+      registry_.annotate(id, "tool_answer", answer);
+      if (!co_await send(text("u2", b.answerAfterTool)))
+        co_return std::string("session_client_closed");
+    }
+    if (!co_await send(endFrame(sessionId)) || !co_await send(ready(2)))
+      co_return std::string("session_client_closed");
+    co_await silence();
+    co_return std::string("session_completed");
   }
 
   // ---- Qodo chat ---------------------------------------------------------------------------
