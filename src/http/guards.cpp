@@ -1,6 +1,6 @@
 #include "http/guards.h"
 
-#include <cmath>
+#include <algorithm>
 #include <functional>
 
 #include "obs/secrets.h"
@@ -52,40 +52,34 @@ RateLimiter::RateLimiter(int limit, SteadyTime epoch) : limit_(limit), epoch_(ep
 RateLimiter::Decision RateLimiter::check(std::string_view ip, SteadyTime now) {
   if (limit_ <= 0) return {};
   using namespace std::chrono;
-  const auto sinceEpoch = duration_cast<milliseconds>(now - epoch_).count();
+  const int64_t nowMs = duration_cast<milliseconds>(now - epoch_).count();
   const int64_t windowMs = duration_cast<milliseconds>(kWindow).count();
-  const int64_t window = sinceEpoch / windowMs;
-  const double elapsed = static_cast<double>(sinceEpoch % windowMs) / windowMs;  // 0..1
 
   Shard& shard = shards_[std::hash<std::string_view>{}(ip) % kShards];
   std::lock_guard lock(shard.mutex);
   if (++shard.sinceSweep >= 4096) {
     shard.sinceSweep = 0;
-    std::erase_if(shard.entries, [&](const auto& kv) { return kv.second.window < window - 1; });
+    std::erase_if(shard.entries,
+                  [&](const auto& kv) { return kv.second.newest + windowMs <= nowMs; });
   }
   Entry& e = shard.entries[std::string(ip)];
-  if (e.window != window) {
-    e.previous = (e.window == window - 1) ? e.current : 0;
-    e.current = 0;
-    e.window = window;
-  }
-  const double estimate = e.previous * (1.0 - elapsed) + e.current;
-  if (estimate + 1 <= limit_ + 1e-9) {
-    ++e.current;
+  const auto limit = static_cast<size_t>(limit_);
+  if (e.times.size() < limit) {
+    e.times.push_back(nowMs);
+    e.newest = nowMs;
     return {};
   }
-  // Refused: find when previous*(1-t)+current+1 <= limit, possibly in the next window, where
-  // the current count becomes the previous one.
-  double wait;  // in windows from now
-  if (static_cast<int>(e.current) + 1 <= limit_ && e.previous > 0) {
-    const double t = 1.0 - (limit_ - e.current - 1) / static_cast<double>(e.previous);
-    wait = t - elapsed;
-  } else {
-    const double t = e.current > 0 ? 1.0 - (limit_ - 1) / static_cast<double>(e.current) : 0.0;
-    wait = (1.0 - elapsed) + std::max(0.0, t);
+  // `limit` requests are remembered; the oldest decides.
+  const int64_t forgottenAt = e.times[e.oldest] + windowMs;
+  if (forgottenAt <= nowMs) {
+    e.times[e.oldest] = nowMs;
+    e.oldest = (e.oldest + 1) % limit;
+    e.newest = nowMs;
+    return {};
   }
-  const int seconds = static_cast<int>(std::ceil(std::max(wait, 0.0) * kWindow.count() - 1e-6));
-  return {false, std::clamp(seconds, 1, static_cast<int>(2 * kWindow.count()))};
+  const int64_t waitMs = forgottenAt - nowMs;
+  const int seconds = static_cast<int>((waitMs + 999) / 1000);
+  return {false, std::clamp(seconds, 1, static_cast<int>(kWindow.count()))};
 }
 
 size_t RateLimiter::trackedIps() const {

@@ -34,9 +34,11 @@ class IpBlockList {
   std::unordered_set<std::string> blocked_;
 };
 
-// Requests per client IP over a sliding 60 s window, estimated from the current and previous
-// fixed windows (weighted by overlap): 16 bytes per IP whatever the limit, exact while the
-// previous window is empty. Idle IPs are forgotten. Thread-safe (sharded locks).
+// Requests per client IP over a sliding 60 s window, exactly (SPEC §2: a request made at t is
+// forgotten at t+60): each IP keeps the times of its last `limit` requests, a ring that grows
+// only as far as that IP's traffic does. A request passes when fewer than `limit` were made in
+// the last 60 s; a refused one is told when the oldest of them is forgotten (1–60 s). Idle IPs
+// are forgotten. Thread-safe (sharded locks).
 class RateLimiter {
  public:
   static constexpr std::chrono::seconds kWindow{60};
@@ -53,9 +55,9 @@ class RateLimiter {
 
  private:
   struct Entry {
-    int64_t window = 0;  // index of the current fixed window
-    uint32_t current = 0;
-    uint32_t previous = 0;
+    std::vector<int64_t> times;  // ms since the epoch; once `limit` long, a ring from `oldest`
+    size_t oldest = 0;
+    int64_t newest = 0;
   };
   struct Shard {
     mutable std::mutex mutex;

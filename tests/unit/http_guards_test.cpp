@@ -1,6 +1,6 @@
-#include "http/guards.h"
-
 #include <gtest/gtest.h>
+
+#include "http/guards.h"
 
 using namespace std::chrono_literals;
 
@@ -13,21 +13,43 @@ TEST(RateLimiter, AllowsTheLimitThenRefusesWithRetryAfter) {
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.check("1.1.1.1", kEpoch + 1s).allowed);
   auto d = limiter.check("1.1.1.1", kEpoch + 2s);
   EXPECT_FALSE(d.allowed);
-  EXPECT_GE(d.retryAfterSeconds, 1);
-  EXPECT_LE(d.retryAfterSeconds, 120);
+  EXPECT_EQ(d.retryAfterSeconds, 59);
   EXPECT_TRUE(limiter.check("2.2.2.2", kEpoch + 2s).allowed) << "each IP has its own window";
 }
 
-TEST(RateLimiter, TheWindowSlides) {
+TEST(RateLimiter, ARequestIsForgottenExactlySixtySecondsLater) {
   http::RateLimiter limiter(10, kEpoch);
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(limiter.check("ip", kEpoch + 50s).allowed);
   EXPECT_FALSE(limiter.check("ip", kEpoch + 59s).allowed);
-  // 30 s into the next window half of the previous one still counts: 5 left.
-  int allowed = 0;
-  for (int i = 0; i < 10; ++i) allowed += limiter.check("ip", kEpoch + 90s).allowed;
-  EXPECT_EQ(allowed, 5);
-  // Two windows later everything is forgotten.
-  for (int i = 0; i < 10; ++i) EXPECT_TRUE(limiter.check("ip", kEpoch + 200s).allowed);
+  // A sliding window, not two fixed ones: 40 s later all ten still count.
+  EXPECT_FALSE(limiter.check("ip", kEpoch + 90s).allowed);
+  EXPECT_FALSE(limiter.check("ip", kEpoch + 110s - 1ms).allowed);
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(limiter.check("ip", kEpoch + 110s).allowed);
+  EXPECT_FALSE(limiter.check("ip", kEpoch + 110s).allowed);
+}
+
+TEST(RateLimiter, RequestsSpreadOutLeaveOneAtATime) {
+  http::RateLimiter limiter(3, kEpoch);
+  ASSERT_TRUE(limiter.check("ip", kEpoch).allowed);
+  ASSERT_TRUE(limiter.check("ip", kEpoch + 10s).allowed);
+  ASSERT_TRUE(limiter.check("ip", kEpoch + 20s).allowed);
+  auto d = limiter.check("ip", kEpoch + 30s);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.retryAfterSeconds, 30) << "the request at 0 s is forgotten at 60 s";
+  EXPECT_TRUE(limiter.check("ip", kEpoch + 60s).allowed);
+  EXPECT_FALSE(limiter.check("ip", kEpoch + 60s).allowed);
+  EXPECT_EQ(limiter.check("ip", kEpoch + 65s).retryAfterSeconds, 5);
+}
+
+TEST(RateLimiter, ABurstAtTheLimitWaitsAtMostTheWindow) {
+  // Issue 13: three requests in a burst with a limit of 3 were told Retry-After: 80.
+  for (auto at : {0s, 1s, 59s, 60s, 61s, 119s, 150s}) {
+    http::RateLimiter limiter(3, kEpoch);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(limiter.check("ip", kEpoch + at).allowed);
+    auto d = limiter.check("ip", kEpoch + at + 200ms);
+    ASSERT_FALSE(d.allowed);
+    EXPECT_EQ(d.retryAfterSeconds, 60) << "burst at " << at.count() << " s";
+  }
 }
 
 TEST(RateLimiter, RetryAfterIsWhenARequestPassesAgain) {
@@ -36,8 +58,10 @@ TEST(RateLimiter, RetryAfterIsWhenARequestPassesAgain) {
   ASSERT_TRUE(limiter.check("ip", kEpoch + 10s).allowed);
   auto d = limiter.check("ip", kEpoch + 10s);
   ASSERT_FALSE(d.allowed);
-  EXPECT_FALSE(limiter.check("ip", kEpoch + 10s + std::chrono::seconds(d.retryAfterSeconds - 1)).allowed);
-  EXPECT_TRUE(limiter.check("ip", kEpoch + 10s + std::chrono::seconds(d.retryAfterSeconds) + 1s).allowed);
+  EXPECT_FALSE(
+      limiter.check("ip", kEpoch + 10s + std::chrono::seconds(d.retryAfterSeconds - 1)).allowed);
+  EXPECT_TRUE(
+      limiter.check("ip", kEpoch + 10s + std::chrono::seconds(d.retryAfterSeconds) + 1s).allowed);
 }
 
 TEST(RateLimiter, ZeroMeansUnlimited) {
@@ -47,9 +71,11 @@ TEST(RateLimiter, ZeroMeansUnlimited) {
 
 TEST(RateLimiter, IdleIpsAreForgotten) {
   http::RateLimiter limiter(100, kEpoch);
-  for (int i = 0; i < 20000; ++i) limiter.check("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256), kEpoch);
+  for (int i = 0; i < 20000; ++i)
+    limiter.check("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256), kEpoch);
   EXPECT_EQ(limiter.trackedIps(), 20000u);
-  for (int i = 0; i < 70000; ++i) limiter.check("active", kEpoch + 10min + std::chrono::milliseconds(i));
+  for (int i = 0; i < 70000; ++i)
+    limiter.check("active", kEpoch + 10min + std::chrono::milliseconds(i));
   EXPECT_LT(limiter.trackedIps(), 20000u);
 }
 
