@@ -2,15 +2,26 @@
 // thread, scripted per test): frames both ways in order, a refused upgrade, close codes, the
 // first-byte and idle deadlines, pause and resume, cancel, the frame size limit, a dead port.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <string>
@@ -267,6 +278,112 @@ TEST(WsClient, ANonWebSocketUrlIsRefused) {
   Outcome out = runSession("ftp://example.invalid/x");
   ASSERT_TRUE(out.result);
   EXPECT_EQ(out.result->error, ErrorKind::kOther);
+}
+
+// ---- TLS --------------------------------------------------------------------------------------
+
+// A self-signed certificate for `host` (PEM key and certificate), made with OpenSSL.
+struct SelfSigned {
+  std::string keyPem;
+  std::string certPem;
+};
+
+SelfSigned selfSigned(const std::string& host) {
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  X509* cert = X509_new();
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(host.c_str()), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  const std::string san = "DNS:" + host;
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.c_str());
+  X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+  X509_sign(cert, key, EVP_sha256());
+  auto pem = [](auto write) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    write(bio);
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<size_t>(n));
+    BIO_free(bio);
+    return out;
+  };
+  SelfSigned out;
+  out.keyPem =
+      pem([&](BIO* b) { PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); });
+  out.certPem = pem([&](BIO* b) { PEM_write_bio_X509(b, cert); });
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return out;
+}
+
+// A wss:// server for one connection, presenting `cert`, that sends "Ready" and echoes once.
+std::function<void(tcp::socket&)> tlsWebSocket(const SelfSigned& cert) {
+  return [cert](tcp::socket& socket) {
+    asio::ssl::context tls(asio::ssl::context::tls_server);
+    tls.use_certificate_chain(asio::buffer(cert.certPem));
+    tls.use_private_key(asio::buffer(cert.keyPem), asio::ssl::context::pem);
+    websocket::stream<asio::ssl::stream<tcp::socket>> ws(std::move(socket), tls);
+    ws.next_layer().handshake(asio::ssl::stream_base::server);
+    ws.accept();
+    ws.text(true);
+    ws.write(asio::buffer(std::string("Ready")));
+    beast::flat_buffer b;
+    ws.read(b);
+    ws.write(b.data());
+    ws.close(websocket::close_code::normal);
+  };
+}
+
+// The system's trust store plus `certPem`, through SSL_CERT_FILE (what OpenSSL's default
+// verify paths read), for the life of the object.
+class TrustedFor {
+ public:
+  explicit TrustedFor(const std::string& certPem) {
+    path_ = std::filesystem::temp_directory_path() /
+            ("qodo2api-ws-ca-" + std::to_string(::getpid()) + ".pem");
+    std::ofstream(path_) << certPem;
+    ::setenv("SSL_CERT_FILE", path_.c_str(), 1);
+  }
+  ~TrustedFor() {
+    ::unsetenv("SSL_CERT_FILE");
+    std::filesystem::remove(path_);
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+TEST(WsClient, WssVerifiesTheServerAndCarriesFramesOverTls) {
+  const SelfSigned cert = selfSigned("localhost");
+  TrustedFor trust(cert.certPem);
+  Server server(tlsWebSocket(cert));
+  const std::string url = "wss://localhost:" + server.url().substr(server.url().rfind(':') + 1);
+  Outcome out = runSession(url, fastOptions(), {}, {"UserQuery {}\n"});
+  EXPECT_TRUE(out.opened);
+  EXPECT_EQ(out.frames, (std::vector<std::string>{"Ready", "UserQuery {}\n"}));
+  ASSERT_TRUE(out.result);
+  EXPECT_EQ(out.result->error, ErrorKind::kNone) << out.result->message;
+  EXPECT_EQ(out.result->closeCode, 1000);
+}
+
+TEST(WsClient, WssRefusesACertificateForAnotherHost) {
+  const SelfSigned cert = selfSigned("api.example.test");
+  TrustedFor trust(cert.certPem);
+  Server server(tlsWebSocket(cert));
+  const std::string url = "wss://localhost:" + server.url().substr(server.url().rfind(':') + 1);
+  Outcome out = runSession(url);
+  EXPECT_FALSE(out.opened);
+  ASSERT_TRUE(out.result);
+  EXPECT_EQ(out.result->error, ErrorKind::kTls) << out.result->message;
 }
 
 }  // namespace
