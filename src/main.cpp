@@ -204,7 +204,7 @@ int main(int argc, char** argv) {
   limits.keepAliveTimeout = std::chrono::seconds(cfg.keepAliveTimeoutSeconds);
 
   http::Server server(
-      cfg.port, static_cast<size_t>(cfg.workers), limits, metrics,
+      cfg.host, cfg.port, static_cast<size_t>(cfg.workers), limits, metrics,
       [&](size_t worker, boost::asio::io_context& io) -> std::unique_ptr<http::Handler> {
         return std::make_unique<WorkerHandler>(io, cfg, services, pool, metrics.shard(worker),
                                                metrics.activeStreams());
@@ -219,8 +219,8 @@ int main(int argc, char** argv) {
     controlThread.join();
     return 1;
   }
-  spdlog::info("qodo2api {} listening on port {} with {} workers{}", QODO2API_VERSION,
-               server.port(), cfg.workers,
+  spdlog::info("qodo2api {} listening on port {}{} with {} workers{}", QODO2API_VERSION,
+               server.port(), cfg.host.empty() ? "" : " at " + cfg.host, cfg.workers,
                cfg.routePrefix.empty() ? "" : " under prefix " + cfg.routePrefix);
   obs::flushLogging();
 

@@ -106,7 +106,8 @@ std::string normalizePrefix(std::string_view raw) {
 
 const std::vector<VariableDoc>& variables() {
   static const std::vector<VariableDoc> docs = {
-      {"PORT", "10022", "listen port (all interfaces)"},
+      {"HOST", "all interfaces", "listen address (an IP, e.g. 127.0.0.1 behind a local proxy)"},
+      {"PORT", "10022", "listen port"},
       {"QD_COOKIE", "", "account pool: apiKey=refreshToken[,apiKey=refreshToken...]"},
       {"API_SECRET", "", "comma list of accepted client keys; empty: no client auth"},
       {"CHINESE_CHAT_ENABLED", "true", "work around the backend's refusal of Chinese chats"},
@@ -140,6 +141,15 @@ LoadResult load(const Env& env, int cores) {
   c.workers = std::max(1, cores);
   Loader l(env);
 
+  if (auto v = l.raw("HOST")) {
+    std::string host = trim(*v);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+    if (auto canonical = canonicalAddress(host))
+      c.host = *canonical;
+    else
+      l.fail("HOST", "'" + host + "' is not an IP address (e.g. 127.0.0.1 or ::1)");
+  }
   l.integer("PORT", c.port, 0, 65535);  // 0: any free port (tests)
 
   if (auto v = l.raw("QD_COOKIE")) {

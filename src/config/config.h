@@ -21,6 +21,7 @@ struct AccountSpec {
 enum class AccountStrategy { kRandom, kRoundRobin, kLeastBusy };
 
 struct Config {
+  std::string host;  // HOST: the listen address (an IP); empty: every interface
   uint16_t port = 10022;
   std::vector<AccountSpec> accounts;    // QD_COOKIE
   std::vector<std::string> apiSecrets;  // API_SECRET; empty: no client auth

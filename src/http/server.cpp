@@ -274,13 +274,20 @@ class Worker {
     handler_ = factory(index, io_);
   }
 
-  uint16_t listen(uint16_t port) {
-    // Dual-stack [::] when the machine has IPv6, else 0.0.0.0.
+  uint16_t listen(const std::string& host, uint16_t port) {
     beast::error_code ec;
-    tcp::endpoint endpoint(asio::ip::address_v6::any(), port);
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::ip::v6_only(false), ec);
-    if (ec) {
+    tcp::endpoint endpoint;
+    if (!host.empty()) {
+      endpoint = tcp::endpoint(asio::ip::make_address(host, ec), port);
+      if (!ec) acceptor_.open(endpoint.protocol(), ec);
+      if (!ec && endpoint.address().is_v6()) acceptor_.set_option(asio::ip::v6_only(true), ec);
+    } else {
+      // Dual-stack [::] when the machine has IPv6, else 0.0.0.0.
+      endpoint = tcp::endpoint(asio::ip::address_v6::any(), port);
+      acceptor_.open(endpoint.protocol(), ec);
+      if (!ec) acceptor_.set_option(asio::ip::v6_only(false), ec);
+    }
+    if (ec && host.empty()) {
       beast::error_code ignored;
       acceptor_.close(ignored);
       endpoint = tcp::endpoint(asio::ip::address_v4::any(), port);
@@ -295,8 +302,9 @@ class Worker {
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec)
-      throw std::runtime_error("PORT: cannot listen on port " + std::to_string(port) + ": " +
-                               ec.message());
+      throw std::runtime_error((host.empty() ? "PORT: cannot listen on port "
+                                             : "HOST, PORT: cannot listen on " + host + " port ") +
+                               std::to_string(port) + ": " + ec.message());
     return acceptor_.local_endpoint().port();
   }
 
@@ -854,9 +862,9 @@ void Session::logAccess(const ExchangeImpl& ex) {
 
 // ---- Server ----------------------------------------------------------------------------------
 
-Server::Server(uint16_t port, size_t workers, ServerLimits limits, obs::Metrics& metrics,
-               HandlerFactory handlerFor)
-    : port_(port) {
+Server::Server(std::string host, uint16_t port, size_t workers, ServerLimits limits,
+               obs::Metrics& metrics, HandlerFactory handlerFor)
+    : host_(std::move(host)), port_(port) {
   for (size_t i = 0; i < std::max<size_t>(workers, 1); ++i)
     workers_.push_back(std::make_unique<Worker>(i, limits, metrics, handlerFor));
 }
@@ -865,7 +873,7 @@ Server::~Server() = default;
 
 void Server::start() {
   for (auto& w : workers_) {
-    const uint16_t bound = w->listen(port_);
+    const uint16_t bound = w->listen(host_, port_);
     port_ = bound;  // port 0: the first worker picks, the others join it
   }
   for (auto& w : workers_) w->start();

@@ -39,8 +39,9 @@ class Server {
   using HandlerFactory =
       std::function<std::unique_ptr<Handler>(size_t worker, boost::asio::io_context& io)>;
 
-  Server(uint16_t port, size_t workers, ServerLimits limits, obs::Metrics& metrics,
-         HandlerFactory handlerFor);
+  // `host`: the address to listen on (an IP); empty: every interface.
+  Server(std::string host, uint16_t port, size_t workers, ServerLimits limits,
+         obs::Metrics& metrics, HandlerFactory handlerFor);
   ~Server();
 
   // Binds every worker's listener (throws std::runtime_error with a clear message on failure)
@@ -55,6 +56,7 @@ class Server {
   boost::asio::io_context& workerContext(size_t index);
 
  private:
+  std::string host_;
   uint16_t port_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { startGateway, rawConnect, parseResponses, gatewayBin, sleep } from '../lib/harness.mjs';
 
 function assertErrorShape(body, code) {
@@ -17,7 +18,7 @@ function assertErrorShape(body, code) {
 test('--help lists every variable and --version prints the version', () => {
   const help = spawnSync(gatewayBin, ['--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);
-  for (const name of ['PORT', 'QD_COOKIE', 'API_SECRET', 'CHINESE_CHAT_ENABLED', 'DEBUG', 'PROXY_URL',
+  for (const name of ['HOST', 'PORT', 'QD_COOKIE', 'API_SECRET', 'CHINESE_CHAT_ENABLED', 'DEBUG', 'PROXY_URL',
     'REQUEST_RATE_LIMIT', 'ROUTE_PREFIX', 'RATE_LIMIT_COOKIE_LOCK_DURATION', 'IP_BLACK_LIST',
     'QODO_API_BASE', 'FIREBASE_TOKEN_URL', 'DATA_DIR', 'ADMIN_SECRET', 'REASONING_HIDE',
     'TRUSTED_PROXIES', 'WORKERS', 'MAX_BODY_BYTES', 'SHUTDOWN_GRACE_SECONDS']) {
@@ -29,7 +30,7 @@ test('--help lists every variable and --version prints the version', () => {
 });
 
 test('a bad value stops start-up with one line naming the variable', () => {
-  for (const [name, value] of [['PORT', 'abc'], ['REQUEST_RATE_LIMIT', '-1'], ['PROXY_URL', 'ftp://x'],
+  for (const [name, value] of [['PORT', 'abc'], ['HOST', 'localhost'], ['REQUEST_RATE_LIMIT', '-1'], ['PROXY_URL', 'ftp://x'],
     ['TRUSTED_PROXIES', '10.0.0.0/99'], ['QD_COOKIE', 'key=tok,broken'], ['WORKERS', '0']]) {
     const r = spawnSync(gatewayBin, [], { encoding: 'utf8', env: { PATH: process.env.PATH, [name]: value } });
     assert.equal(r.status, 2, `${name}=${value}`);
@@ -37,6 +38,25 @@ test('a bad value stops start-up with one line naming the variable', () => {
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0], new RegExp(name));
     assert.doesNotMatch(lines[0], /tok/, 'the refresh token must not be printed');
+  }
+});
+
+test('HOST: the gateway listens on that address only', async (t) => {
+  const gw = await startGateway({ HOST: '127.0.0.1' });
+  t.after(() => gw.proc.stop());
+  assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
+  assert.match(gw.proc.output, /listening on port \d+ at 127\.0\.0\.1/);
+  // Not on another address of this machine: the IPv6 loopback, when there is one.
+  const hasV6 = await new Promise((resolve) => {
+    const s = net.createServer().once('error', () => resolve(false))
+      .listen(0, '::1', () => s.close(() => resolve(true)));
+  });
+  if (hasV6) {
+    await assert.rejects(fetch(`http://[::1]:${gw.port}/healthz`), 'nothing listens on ::1');
+    const v6 = await startGateway({ HOST: '::1' });
+    t.after(() => v6.proc.stop());
+    assert.equal((await fetch(`http://[::1]:${v6.port}/healthz`)).status, 200);
+    await assert.rejects(fetch(`http://127.0.0.1:${v6.port}/healthz`), 'nothing listens on 127.0.0.1');
   }
 });
 

@@ -95,6 +95,8 @@ TEST(Config, ReadsEveryVariable) {
 TEST(Config, EveryBadValueNamesItsVariable) {
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"PORT", "abc"},
+      {"HOST", "localhost"},
+      {"HOST", "1.2.3"},
       {"PORT", "70000"},
       {"PORT", "-1"},
       {"QD_COOKIE", "noequals"},
@@ -133,6 +135,13 @@ TEST(Config, MalformedCookieErrorNamesThePositionButNotTheToken) {
   ASSERT_FALSE(r.config);
   EXPECT_NE(r.error.find("entry 2"), std::string::npos) << r.error;
   EXPECT_EQ(r.error.find("secret-token"), std::string::npos) << r.error;
+}
+
+TEST(Config, HostIsAnIpAddressInItsCanonicalFormAndEmptyMeansEveryInterface) {
+  EXPECT_EQ(loadFrom({}).config->host, "");
+  EXPECT_EQ(loadFrom({{"HOST", " 127.0.0.1 "}}).config->host, "127.0.0.1");
+  EXPECT_EQ(loadFrom({{"HOST", "[::1]"}}).config->host, "::1");
+  EXPECT_EQ(loadFrom({{"HOST", "0:0:0:0:0:0:0:1"}}).config->host, "::1");
 }
 
 TEST(Config, EmptyValuesMeanDefaults) {
