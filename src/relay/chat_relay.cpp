@@ -110,6 +110,14 @@ std::string_view failureLabel(qodo::Failure failure) {
   return "backend_error";
 }
 
+// An answer the gateway could not use (a line beyond the limit, no text) is the backend's
+// fault as a whole (502); any other failure is the account's.
+FinalKind finalKindOf(qodo::Failure failure) {
+  return failure == qodo::Failure::kOversize || failure == qodo::Failure::kNoText
+             ? FinalKind::kGateway
+             : FinalKind::kAccount;
+}
+
 bool isTimeout(upstream::ErrorKind kind) {
   return kind == upstream::ErrorKind::kConnectTimeout ||
          kind == upstream::ErrorKind::kFirstByteTimeout ||
@@ -172,7 +180,6 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     reasoningText_.clear();
     contentText_.clear();
     attemptOver_ = false;
-    transferDone_ = false;
 
     upstream::Request request;
     request.url = relay_.options_.chatUrl;
@@ -213,7 +220,6 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   }
 
   void onDone(const upstream::Result& result) {
-    transferDone_ = true;
     if (attemptOver_ || finished_) return;
     if (result.error != upstream::ErrorKind::kNone) {
       const std::string message(upstream::describe(result.error));
@@ -263,7 +269,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
         succeed();
         return;
       case EventKind::kFailure:
-        if (!transferDone_) transfer_.cancel();
+        transfer_.cancel();  // a finished transfer (the end of the body) ignores it
         backendFailed(event.failure, event.text);
         return;
     }
@@ -286,11 +292,6 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   // A failure the backend reported (status, an error in the answer, an unusable answer).
   void backendFailed(qodo::Failure failure, std::string_view detail) {
     const std::string message(detail.empty() ? qodo::describe(failure) : detail);
-    if (failure == qodo::Failure::kOversize || failure == qodo::Failure::kNoText) {
-      attemptFailed(accounts::Outcome::kFailure, failureLabel(failure), message,
-                    FinalKind::kGateway);
-      return;
-    }
     if (failure == qodo::Failure::kInvalidToken && !lease_->refreshed && !committed_) {
       // The first 401: one refresh of this account, then the same call again.
       attemptOver_ = true;
@@ -318,7 +319,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
         respondError(api::badRequest(text, std::nullopt, "chinese_not_allowed"));
       return;
     }
-    attemptFailed(outcomeOf(failure), failureLabel(failure), message, FinalKind::kAccount);
+    attemptFailed(outcomeOf(failure), failureLabel(failure), message, finalKindOf(failure));
   }
 
   void refreshed(const std::optional<std::string>& token) {
@@ -427,7 +428,6 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   std::string contentText_;
   std::string out_;  // what the encoder wrote and the client has not been sent yet
   bool attemptOver_ = false;
-  bool transferDone_ = false;
 
   bool committed_ = false;  // the stream's headers and first text went to the client
   bool finished_ = false;   // the client has its whole answer (or is gone)
