@@ -201,6 +201,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void writeNext();
   void batchWritten();
   void writeFailed();
+  void endExchange();
   void startWatch();
   void wake() {
     if (!waiting_) return;
@@ -743,13 +744,7 @@ void Session::writeNext() {
     if (queued_.empty()) {
       writing_ = false;
       if (delivered_ || broken_) {
-        exchangeDone_ = true;
-        // Stop the watch read so the request loop can own the socket again.
-        if (watching_) {
-          beast::error_code ignored;
-          socket_.cancel(ignored);
-        }
-        wake();
+        endExchange();
       } else if (exchange_) {
         exchange_->notifyDrained();
       }
@@ -814,6 +809,12 @@ void Session::writeFailed() {
   pendingBytes_ = 0;
   writing_ = false;
   if (exchange_) exchange_->markGone();
+  endExchange();
+}
+
+// No write is left for this exchange: stop the watch read so the request loop can own the
+// socket again, and wake it.
+void Session::endExchange() {
   exchangeDone_ = true;
   if (watching_) {
     beast::error_code ignored;
