@@ -31,12 +31,22 @@
 #include "store/account_store.h"
 #include "tokenizer/tokenizer.h"
 #include "upstream/client.h"
+#include "upstream/ws_client.h"
+#include "accounts/things.h"
 
 namespace {
 
 upstream::Options upstreamOptions(const config::Config& cfg) {
   upstream::Options o;
   o.proxyUrl = cfg.proxyUrl;
+  o.connectTimeout = std::chrono::seconds(cfg.upstreamConnectTimeoutSeconds);
+  o.firstByteTimeout = std::chrono::seconds(cfg.upstreamFirstByteTimeoutSeconds);
+  o.idleTimeout = std::chrono::seconds(cfg.upstreamIdleTimeoutSeconds);
+  return o;
+}
+
+upstream::WsOptions wsOptions(const config::Config& cfg) {
+  upstream::WsOptions o;
   o.connectTimeout = std::chrono::seconds(cfg.upstreamConnectTimeoutSeconds);
   o.firstByteTimeout = std::chrono::seconds(cfg.upstreamFirstByteTimeoutSeconds);
   o.idleTimeout = std::chrono::seconds(cfg.upstreamIdleTimeoutSeconds);
@@ -51,9 +61,10 @@ class WorkerHandler final : public http::Handler {
                 const http::GatewayServices& services, accounts::AccountPool& pool,
                 obs::MetricsShard& shard, std::atomic<int64_t>& activeStreams)
       : client_(io, upstreamOptions(cfg)),
-        relay_(io, client_, pool,
-               relay::RelayOptions{cfg.qodoApiBase + "/v2/chats/chat", cfg.chineseChatEnabled,
-                                   cfg.reasoningHide},
+        ws_(io, wsOptions(cfg)),
+        relay_(io, client_, ws_, pool,
+               relay::RelayOptions{cfg.qodoApiBase + "/v2/chats/chat", cfg.qodoCommandUrl,
+                                   cfg.chineseChatEnabled, cfg.reasoningHide},
                shard, activeStreams),
         admin_(io, pool),
         gateway_(services, routes()) {}
@@ -72,10 +83,12 @@ class WorkerHandler final : public http::Handler {
     r.adminAdd = [this](const auto& ex) { admin_.add(ex); };
     r.adminDelete = [this](const auto& ex, int64_t id) { admin_.remove(ex, id); };
     r.adminEnable = [this](const auto& ex, int64_t id) { admin_.enable(ex, id); };
+    r.adminDisable = [this](const auto& ex, int64_t id) { admin_.disable(ex, id); };
     return r;
   }
 
   upstream::Client client_;
+  upstream::WsClient ws_;
   relay::ChatRelay relay_;
   http::AdminApi admin_;
   http::Gateway gateway_;
@@ -166,7 +179,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   accounts::TokenRefresher refresher(
-      control, pool, persister, accounts::firebaseExchanger(controlClient, cfg.firebaseTokenUrl));
+      control, pool, persister,
+      accounts::byKind(accounts::firebaseExchanger(controlClient, cfg.firebaseTokenUrl),
+                       accounts::thingsExchanger(controlClient, cfg.qodoCommandUrl)));
   accounts::registerMetrics(metrics, pool, refresher);
   std::thread controlThread([&control] {
     auto guard = boost::asio::make_work_guard(control);
@@ -177,7 +192,8 @@ int main(int argc, char** argv) {
   // dead token endpoint delays listening by at most this, never a request.
   if (!refresher.waitForInitial(std::chrono::steady_clock::now() + std::chrono::seconds(5)))
     spdlog::warn(
-        "token exchanges still running after 5 s; serving with the accounts that are ready");
+        "token exchanges or get-things still running after 5 s; serving with the accounts "
+        "that are ready");
   http::RateLimiter rateLimiter(cfg.requestRateLimit, std::chrono::steady_clock::now());
   http::IpBlockList blockList(cfg.ipBlackList);
   http::ApiKeyAuth apiAuth(cfg.apiSecrets);
@@ -189,13 +205,15 @@ int main(int argc, char** argv) {
   services.blockList = &blockList;
   services.apiAuth = &apiAuth;
   services.modelsCreated = static_cast<long>(std::time(nullptr));
+  services.liveModels = [&pool] { return pool.liveModels(); };
   services.ready = [&pool] { return pool.counts(accounts::Clock::now()).usable > 0; };
   services.readyInfo = [&pool] {
     const auto c = pool.counts(accounts::Clock::now());
     return "\"accounts\":{\"usable\":" + std::to_string(c.usable) +
            ",\"active\":" + std::to_string(c.active) + ",\"cooling\":" + std::to_string(c.cooling) +
            ",\"exhausted\":" + std::to_string(c.exhausted) +
-           ",\"invalid\":" + std::to_string(c.invalid) + "}";
+           ",\"invalid\":" + std::to_string(c.invalid) +
+           ",\"disabled\":" + std::to_string(c.disabled) + "}";
   };
 
   http::ServerLimits limits;

@@ -1,6 +1,29 @@
 #include "accounts/account.h"
 
+#include <algorithm>
+
 namespace accounts {
+namespace {
+
+std::vector<std::string> splitLines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    if (nl > start) out.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool serves(const Account& account, std::string_view model, bool seedModel) {
+  if (account.kind == AccountKind::kChats) return seedModel;
+  const auto& models = account.info.models;
+  return std::find(models.begin(), models.end(), model) != models.end();
+}
 
 bool hasValidToken(const Account& account, TimePoint now) {
   return !account.accessToken.empty() && (!account.accessExpiry || now < *account.accessExpiry);
@@ -34,6 +57,16 @@ store::StoredAccount toStored(const Account& a) {
     row.lastUsed = toUnixSeconds(*a.lastUsed);
   }
   row.createdAt = toUnixSeconds(a.createdAt);
+  row.kind = std::string(config::kindName(a.kind));
+  for (const auto& m : a.info.models) {
+    if (!row.models.empty()) row.models += '\n';
+    row.models += m;
+  }
+  row.defaultModel = a.info.defaultModel;
+  row.baseUrl = a.info.baseUrl;
+  row.quotaLimit = a.info.quota.limit;
+  row.quotaRemaining = a.info.quota.remaining;
+  row.quotaReset = a.info.quota.resetAt;
   return row;
 }
 
@@ -60,6 +93,11 @@ Account fromStored(const store::StoredAccount& row) {
     a.lastUsed = fromUnixSeconds(*row.lastUsed);
   }
   a.createdAt = fromUnixSeconds(row.createdAt);
+  a.kind = row.kind == "command" ? AccountKind::kCommand : AccountKind::kChats;
+  a.info.models = splitLines(row.models);
+  a.info.defaultModel = row.defaultModel;
+  a.info.baseUrl = row.baseUrl;
+  a.info.quota = {row.quotaLimit, row.quotaRemaining, row.quotaReset};
   return a;
 }
 

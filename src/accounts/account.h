@@ -4,18 +4,40 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "accounts/state.h"
+#include "config/config.h"
 #include "store/account_store.h"
 
 namespace accounts {
 
+using config::AccountKind;
+
+// A command account's quota, from get-things' x-ratelimit-* headers (each absent when not sent).
+struct Quota {
+  std::optional<int64_t> limit;
+  std::optional<int64_t> remaining;
+  std::optional<int64_t> resetAt;  // Unix seconds
+  bool operator==(const Quota&) const = default;
+};
+
+// What get-things says about a command account (SPEC §9).
+struct CommandInfo {
+  std::vector<std::string> models;
+  std::string defaultModel;
+  std::string baseUrl;  // the tenant base URL the answer came from (after redirects)
+  Quota quota;
+};
+
 struct Account {
   int64_t id = 0;  // stable, from the database
-  std::string apiKey;
-  std::string refreshToken;       // current; rotates when Firebase hands out a new one
+  AccountKind kind = AccountKind::kChats;
+  std::string apiKey;             // chats: the Firebase web API key
+  std::string refreshToken;       // chats: current, rotates; command: the Qodo API key
   std::string originalTokenHash;  // sha256Hex of the refresh token first configured
-  std::string accessToken;        // empty until the first exchange succeeded
+  // Empty until the first exchange (chats) or get-things (command: then the key) succeeded.
+  std::string accessToken;
   std::optional<TimePoint> accessExpiry;
   Status status;
   std::string lastError;  // never holds secrets
@@ -24,7 +46,13 @@ struct Account {
   std::optional<TimePoint> lastUsed;
   TimePoint createdAt{};
   int inFlight = 0;  // leases not yet released
+  // Command accounts: what the last get-things said (persisted, shown to the admin).
+  CommandInfo info;
 };
+
+// Whether `account` may serve `model`. Chats accounts serve the seed table's models
+// (`seedModel`); command accounts the models their get-things listed.
+bool serves(const Account& account, std::string_view model, bool seedModel);
 
 // An access token that the backend will still accept at `now`.
 bool hasValidToken(const Account& account, TimePoint now);

@@ -114,6 +114,13 @@ ExchangeResult parseExchangeResponse(int status, std::string_view body) {
   return result;
 }
 
+Exchanger byKind(Exchanger chats, Exchanger command) {
+  return [chats = std::move(chats), command = std::move(command)](const ExchangeRequest& request,
+                                                                  ExchangeDone done) {
+    (request.kind == AccountKind::kCommand ? command : chats)(request, std::move(done));
+  };
+}
+
 Exchanger firebaseExchanger(upstream::Client& client, std::string tokenUrl) {
   return
       [&client, tokenUrl = std::move(tokenUrl)](const ExchangeRequest& request, ExchangeDone done) {

@@ -7,13 +7,24 @@
 #include <string>
 #include <string_view>
 
+#include "accounts/account.h"
 #include "upstream/client.h"
 
 namespace accounts {
 
+// A chats account's token exchange, or a command account's get-things (accounts/things.h):
+// both give the pool a credential that serves, so the refresher runs them the same way.
 struct ExchangeRequest {
+  ExchangeRequest(std::string apiKey_, std::string refreshToken_,
+                  AccountKind kind_ = AccountKind::kChats, std::string baseUrl_ = {})
+      : apiKey(std::move(apiKey_)),
+        refreshToken(std::move(refreshToken_)),
+        kind(kind_),
+        baseUrl(std::move(baseUrl_)) {}
   std::string apiKey;
-  std::string refreshToken;
+  std::string refreshToken;  // command: the Qodo API key
+  AccountKind kind = AccountKind::kChats;
+  std::string baseUrl;  // command: the tenant base URL last followed; empty: the configured one
 };
 
 enum class ExchangeStatus {
@@ -28,6 +39,7 @@ struct ExchangeResult {
   std::chrono::milliseconds expiresIn{0};
   std::string refreshToken;  // may differ from the one sent: Firebase rotated it
   std::string error;         // e.g. "INVALID_REFRESH_TOKEN", "HTTP 503"; never holds secrets
+  std::optional<CommandInfo> info;  // command: what get-things said
 };
 
 using ExchangeDone = std::function<void(ExchangeResult)>;
@@ -41,6 +53,9 @@ upstream::Request buildExchangeRequest(std::string_view tokenUrl, const Exchange
 // 200 → kTransient; any other status (400 INVALID_REFRESH_TOKEN, TOKEN_EXPIRED, USER_DISABLED,
 // USER_NOT_FOUND, a bad API key, …) → kRejected.
 ExchangeResult parseExchangeResponse(int status, std::string_view body);
+
+// Runs chats requests on `chats` and command requests on `command`.
+Exchanger byKind(Exchanger chats, Exchanger command);
 
 // The real exchanger. `client` belongs to the control thread's io_context and must outlive it.
 Exchanger firebaseExchanger(upstream::Client& client, std::string tokenUrl);

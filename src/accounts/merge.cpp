@@ -42,6 +42,7 @@ MergePlan planMerge(std::span<const config::AccountSpec> env,
       continue;
     }
     Account account;
+    account.kind = spec.kind;
     account.apiKey = spec.apiKey;
     account.refreshToken = spec.refreshToken;
     account.originalTokenHash = std::move(hash);
@@ -64,12 +65,20 @@ std::string loadAccounts(store::AccountStore* store, std::span<const config::Acc
     }
   }
   MergePlan plan = planMerge(env, rows, tombstones, now);
+  // QD_COOKIE's entries come first, then QODO_API_KEYS': name each by its own variable.
+  const auto chatsEntries = static_cast<size_t>(
+      std::count_if(env.begin(), env.end(),
+                    [](const auto& spec) { return spec.kind == config::AccountKind::kChats; }));
+  auto entryName = [&](size_t position) {
+    return position > chatsEntries
+               ? "QODO_API_KEYS entry " + std::to_string(position - chatsEntries)
+               : "QD_COOKIE entry " + std::to_string(position);
+  };
   for (size_t position : plan.duplicates) {
-    spdlog::warn("QD_COOKIE entry {} repeats an earlier account and is ignored", position);
+    spdlog::warn("{} repeats an earlier account and is ignored", entryName(position));
   }
   for (size_t position : plan.tombstoned) {
-    spdlog::info("QD_COOKIE entry {} was deleted through the admin API and is not re-added",
-                 position);
+    spdlog::info("{} was deleted through the admin API and is not re-added", entryName(position));
   }
   if (store != nullptr && !plan.keptChanged.empty()) {
     store::WriteBatch batch;

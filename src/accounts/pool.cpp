@@ -25,12 +25,22 @@ void AccountPool::changed(int64_t id) {
   }
 }
 
-std::optional<Lease> AccountPool::acquire(std::span<const int64_t> tried, TimePoint now) {
+namespace {
+
+bool fits(const Account& a, const Route& route) {
+  if (route.kind && a.kind != *route.kind) return false;
+  return route.model.empty() || serves(a, route.model, route.seedModel);
+}
+
+}  // namespace
+
+std::optional<Lease> AccountPool::acquire(std::span<const int64_t> tried, TimePoint now,
+                                          Route route) {
   std::lock_guard lock(mutex_);
   std::vector<Candidate> candidates;
   candidates.reserve(accounts_.size());
   for (const auto& a : accounts_) {
-    if (!isUsable(a, now)) {
+    if (!isUsable(a, now) || !fits(a, route)) {
       continue;
     }
     if (std::find(tried.begin(), tried.end(), a.id) != tried.end()) {
@@ -45,7 +55,40 @@ std::optional<Lease> AccountPool::acquire(std::span<const int64_t> tried, TimePo
   Account* account = findLocked(candidates[*chosen].id);
   lastChosenId_ = account->id;
   ++account->inFlight;
-  return Lease{account->id, account->accessToken, obs::maskSecret(account->refreshToken), false};
+  const bool command = account->kind == AccountKind::kCommand;
+  return Lease{account->id,   account->accessToken, obs::maskSecret(account->refreshToken),
+               command,       account->kind,        command ? account->info.baseUrl : ""};
+}
+
+bool AccountPool::offers(Route route) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& a : accounts_) {
+    if (fits(a, route)) return true;
+  }
+  return false;
+}
+
+bool AccountPool::listsModel(std::string_view model) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& a : accounts_)
+    if (a.kind == AccountKind::kCommand && serves(a, model, false)) return true;
+  return false;
+}
+
+std::vector<std::string> AccountPool::liveModels() const {
+  std::vector<std::string> out;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& a : accounts_) {
+      if (a.kind != AccountKind::kCommand || a.status.state == State::kDisabled ||
+          a.status.state == State::kInvalid)
+        continue;
+      out.insert(out.end(), a.info.models.begin(), a.info.models.end());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 void AccountPool::release(const Lease& lease, Outcome outcome, std::string_view lastError,
@@ -95,6 +138,9 @@ std::vector<AccountView> AccountPool::list(TimePoint now) const {
     if (a.lastUsed) {
       v.lastUsed = toUnixSeconds(*a.lastUsed);
     }
+    v.kind = a.kind;
+    v.models = a.info.models;
+    v.quota = a.info.quota;
     views.push_back(std::move(v));
   }
   return views;
@@ -145,6 +191,19 @@ bool AccountPool::enable(int64_t id, TimePoint now) {
   return true;
 }
 
+bool AccountPool::disable(int64_t id) {
+  {
+    std::lock_guard lock(mutex_);
+    Account* account = findLocked(id);
+    if (account == nullptr) {
+      return false;
+    }
+    account->status = {State::kDisabled, std::nullopt};
+  }
+  changed(id);
+  return true;
+}
+
 StateCounts AccountPool::counts(TimePoint now) const {
   std::lock_guard lock(mutex_);
   StateCounts c;
@@ -161,6 +220,9 @@ StateCounts AccountPool::counts(TimePoint now) const {
         break;
       case State::kInvalid:
         ++c.invalid;
+        break;
+      case State::kDisabled:
+        ++c.disabled;
         break;
     }
     if (isUsable(a, now)) {
@@ -229,6 +291,30 @@ bool AccountPool::applyToken(int64_t id, std::string accessToken, TimePoint expi
   if (rotated) {
     changed(id);
   }
+  return true;
+}
+
+bool AccountPool::applyInfo(int64_t id, CommandInfo info, TimePoint now) {
+  {
+    std::lock_guard lock(mutex_);
+    Account* account = findLocked(id);
+    if (account == nullptr) {
+      return false;
+    }
+    account->accessToken = account->refreshToken;  // the key is the bearer
+    account->accessExpiry.reset();
+    const auto& quota = info.quota;
+    const State state = effective(account->status, now).state;
+    if (quota.remaining && *quota.remaining <= 0 && quota.resetAt &&
+        fromUnixSeconds(*quota.resetAt) > now &&
+        (state == State::kActive || state == State::kCooling)) {
+      // Its quota is used up: it rests until the reset, then serves again by itself.
+      account->status = {State::kCooling, fromUnixSeconds(*quota.resetAt)};
+      account->lastError = "quota used up until its reset time";
+    }
+    account->info = std::move(info);
+  }
+  changed(id);
   return true;
 }
 

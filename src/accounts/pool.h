@@ -25,11 +25,24 @@ namespace accounts {
 // One request's hold on an account, from acquire to release. After refreshNow() handed out a new
 // access token, the relay replaces accessToken and sets refreshed before retrying, so a second
 // 401 on a refreshed lease is released as Outcome::kInvalidToken.
+// A command account's lease has its API key as the access token and is `refreshed` from the
+// start: no refresh exists, so its first 401 is final.
 struct Lease {
   int64_t accountId = 0;
   std::string accessToken;
   std::string maskedKey;  // for logs: obs::maskSecret of the refresh token
   bool refreshed = false;
+  AccountKind kind = AccountKind::kChats;
+  std::string baseUrl;  // command: the tenant base URL, empty for the configured one
+};
+
+// Which accounts may serve a request: an empty `model` means any. `seedModel`: the model is in
+// the seed table (chats accounts serve it); `kind`: only accounts of that kind (a request with
+// images needs a command account).
+struct Route {
+  std::string_view model;
+  bool seedModel = true;
+  std::optional<AccountKind> kind;
 };
 
 // What GET /admin/accounts shows. Times are Unix seconds.
@@ -42,6 +55,9 @@ struct AccountView {
   uint64_t requests = 0;
   uint64_t failures = 0;
   std::optional<int64_t> lastUsed;
+  AccountKind kind = AccountKind::kChats;
+  std::vector<std::string> models;  // command: what get-things listed (chats: the seed table)
+  Quota quota;                      // command accounts only
 };
 
 // Accounts by effective state; `usable` = active with a valid access token (/readyz: > 0).
@@ -50,8 +66,9 @@ struct StateCounts {
   size_t cooling = 0;
   size_t exhausted = 0;
   size_t invalid = 0;
+  size_t disabled = 0;
   size_t usable = 0;
-  size_t total() const { return active + cooling + exhausted + invalid; }
+  size_t total() const { return active + cooling + exhausted + invalid + disabled; }
 };
 
 enum class AddError {
@@ -110,7 +127,13 @@ class AccountPool {
 
   // --- workers ---
   // A usable account not in `tried`, chosen by the strategy; its inFlight count goes up.
-  std::optional<Lease> acquire(std::span<const int64_t> tried, TimePoint now);
+  std::optional<Lease> acquire(std::span<const int64_t> tried, TimePoint now, Route route = {});
+  // Whether any account, in any state, serves `route` (its state then says why it cannot now).
+  bool offers(Route route) const;
+  // Whether a command account, in any state, lists `model` (the model exists for a request).
+  bool listsModel(std::string_view model) const;
+  // The models command accounts list now (not disabled or invalid), sorted, without repeats.
+  std::vector<std::string> liveModels() const;
   // Applies the outcome (state, counters, last error, last used) and ends the lease. A lease on
   // an account removed meanwhile is ignored. `lastError` is kept for failures only.
   void release(const Lease& lease, Outcome outcome, std::string_view lastError, TimePoint now);
@@ -129,6 +152,8 @@ class AccountPool {
   // Back to active with no cool-down and no last error; exchanges again when the account holds
   // no valid access token or was invalid. False when no such account.
   bool enable(int64_t id, TimePoint now);
+  // Out of rotation until enabled. False when no such account.
+  bool disable(int64_t id);
 
   StateCounts counts(TimePoint now) const;
 
@@ -140,6 +165,9 @@ class AccountPool {
   // A successful exchange. An empty `refreshToken` or the same one keeps the current token;
   // a new one replaces it and is persisted. False when the account is gone.
   bool applyToken(int64_t id, std::string accessToken, TimePoint expiry, std::string refreshToken);
+  // A command account's get-things answered: the key serves from now on, with these models;
+  // a quota used up rests the account until its reset time. False when the account is gone.
+  bool applyInfo(int64_t id, CommandInfo info, TimePoint now);
   // Firebase rejected the refresh token.
   bool markInvalid(int64_t id, std::string_view error);
   // A failed exchange that will be retried: only the last error changes.

@@ -144,7 +144,9 @@ void TokenRefresher::exchange(int64_t id) {
   e.exchanging = true;
   e.timer->cancel();
   std::weak_ptr<int> alive = alive_;
-  exchanger_({account->apiKey, account->refreshToken}, [this, alive, id](ExchangeResult result) {
+  ExchangeRequest request{account->apiKey, account->refreshToken, account->kind,
+                          account->info.baseUrl};
+  exchanger_(request, [this, alive, id](ExchangeResult result) {
     if (alive.expired()) {
       return;
     }
@@ -166,13 +168,18 @@ void TokenRefresher::onExchanged(int64_t id, const ExchangeResult& result) {
   const bool wasInitial = std::exchange(e.initial, false);
   const auto account = pool_.find(id);
   const std::string key = account ? obs::maskSecret(account->refreshToken) : "…";
+  const bool command = account && account->kind == AccountKind::kCommand;
 
   std::optional<std::string> token;
   switch (result.status) {
     case ExchangeStatus::kOk: {
       ++ok_;
-      const TimePoint expiry = options_.clock() + result.expiresIn;
-      if (!pool_.applyToken(id, result.accessToken, expiry, result.refreshToken)) {
+      const TimePoint now = options_.clock();
+      const bool applied =
+          result.info ? pool_.applyInfo(id, *result.info, now)
+                      : pool_.applyToken(id, result.accessToken, now + result.expiresIn,
+                                         result.refreshToken);
+      if (!applied) {
         entries_.erase(it);
         break;
       }
@@ -184,17 +191,22 @@ void TokenRefresher::onExchanged(int64_t id, const ExchangeResult& result) {
     }
     case ExchangeStatus::kRejected:
       ++rejected_;
-      spdlog::warn("account {} ({}) is invalid: token exchange rejected: {}", id, key,
+      spdlog::warn("account {} ({}) is invalid: {}: {}", id, key,
+                   command ? "its Qodo API key was refused" : "token exchange rejected",
                    result.error);
-      pool_.markInvalid(id, "token exchange rejected: " + result.error);
+      pool_.markInvalid(id, (command ? "the Qodo API key was refused: "
+                                     : "token exchange rejected: ") +
+                                result.error);
       break;
     case ExchangeStatus::kTransient: {
       ++transient_;
       ++e.failures;
       const auto delay = backoffDelay(e.failures, options_);
-      spdlog::warn("account {} ({}) token exchange failed, retrying in {} ms: {}", id, key,
+      spdlog::warn("account {} ({}) {} failed, retrying in {} ms: {}", id, key,
+                   command ? "get-things" : "token exchange",
                    delay.count(), result.error);
-      pool_.noteError(id, "token exchange failed: " + result.error);
+      pool_.noteError(id, command ? result.error
+                              : "token exchange failed: " + result.error);
       schedule(id, delay);
       break;
     }
@@ -235,7 +247,7 @@ void TokenRefresher::add(config::AccountSpec spec, AddCallback done) {
       return;
     }
     std::weak_ptr<int> alive = alive_;
-    ExchangeRequest request{spec.apiKey, spec.refreshToken};
+    ExchangeRequest request{spec.apiKey, spec.refreshToken, spec.kind, ""};
     exchanger_(request, [this, alive, spec = std::move(spec), hash = std::move(hash),
                          done = std::move(done)](ExchangeResult result) mutable {
       if (alive.expired()) {
@@ -248,15 +260,19 @@ void TokenRefresher::add(config::AccountSpec spec, AddCallback done) {
 
 void TokenRefresher::completeAdd(config::AccountSpec spec, std::string hash,
                                  const ExchangeResult& result, AddCallback done) {
+  const bool command = spec.kind == AccountKind::kCommand;
   if (result.status == ExchangeStatus::kRejected) {
     ++rejected_;
-    done(
-        {std::nullopt, AddError::kInvalidToken, "the refresh token was rejected: " + result.error});
+    done({std::nullopt, AddError::kInvalidToken,
+          std::string(command ? "the Qodo API key was refused: "
+                              : "the refresh token was rejected: ") +
+              result.error});
     return;
   }
   if (result.status == ExchangeStatus::kTransient) {
     ++transient_;
-    done({std::nullopt, AddError::kExchangeFailed, "token exchange failed: " + result.error});
+    done({std::nullopt, AddError::kExchangeFailed,
+          command ? result.error : "token exchange failed: " + result.error});
     return;
   }
   ++ok_;
@@ -268,12 +284,16 @@ void TokenRefresher::completeAdd(config::AccountSpec spec, std::string hash,
   }
   const TimePoint now = options_.clock();
   Account account;
+  account.kind = spec.kind;
   account.apiKey = std::move(spec.apiKey);
   account.refreshToken =
       result.refreshToken.empty() ? std::move(spec.refreshToken) : result.refreshToken;
   account.originalTokenHash = std::move(hash);
   account.accessToken = result.accessToken;
-  account.accessExpiry = now + result.expiresIn;
+  if (result.info)
+    account.info = *result.info;  // the key never expires
+  else
+    account.accessExpiry = now + result.expiresIn;
   account.createdAt = now;
   int64_t id = 0;
   store::Status status = persister_.insertNow(account, &id);

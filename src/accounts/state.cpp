@@ -12,6 +12,9 @@ Status effective(const Status& status, TimePoint now) {
 Status transition(const Status& status, Outcome outcome, TimePoint now,
                   std::chrono::seconds lockDuration) {
   const Status current = effective(status, now);
+  if (current.state == State::kDisabled) {
+    return current;
+  }
   const bool sticky = current.state == State::kExhausted || current.state == State::kInvalid;
   switch (outcome) {
     case Outcome::kSuccess:
@@ -48,12 +51,15 @@ std::string_view stateName(State state) {
       return "exhausted";
     case State::kInvalid:
       return "invalid";
+    case State::kDisabled:
+      return "disabled";
   }
   return "invalid";
 }
 
 std::optional<State> parseState(std::string_view name) {
-  for (State s : {State::kActive, State::kCooling, State::kExhausted, State::kInvalid}) {
+  for (State s :
+       {State::kActive, State::kCooling, State::kExhausted, State::kInvalid, State::kDisabled}) {
     if (stateName(s) == name) {
       return s;
     }

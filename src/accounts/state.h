@@ -17,6 +17,7 @@ enum class State {
   kCooling,    // rate-limited: out of rotation until cooldownUntil, then active again
   kExhausted,  // usage limit reached: out of rotation until an admin enables it
   kInvalid,    // refresh token rejected, or still 401 after a fresh token: until enabled
+  kDisabled,   // taken out of rotation by an admin: until enabled; no outcome changes it
 };
 
 // What one backend call (or lease) did, as the relay classifies it.
@@ -42,14 +43,15 @@ struct Status {
 Status effective(const Status& status, TimePoint now);
 
 // The status after `outcome`. Exhausted and invalid are sticky (only an admin lifts them), and
-// invalid outranks exhausted; a rate limit during a cool-down extends it.
+// invalid outranks exhausted; a rate limit during a cool-down extends it. Disabled stays.
 Status transition(const Status& status, Outcome outcome, TimePoint now,
                   std::chrono::seconds lockDuration);
 
 // Whether `outcome` counts in the account's failures counter.
 bool isFailure(Outcome outcome);
 
-std::string_view stateName(State state);  // "active", "cooling", "exhausted", "invalid"
+// "active", "cooling", "exhausted", "invalid", "disabled"
+std::string_view stateName(State state);
 std::optional<State> parseState(std::string_view name);
 std::string_view outcomeName(Outcome outcome);
 

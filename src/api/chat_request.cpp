@@ -113,14 +113,46 @@ std::optional<ApiError> readRole(const json::object& msg, const std::string& at,
   return std::nullopt;
 }
 
-// The content's text parts, in order (a string is one part).
+// What one message's content holds: its text parts in order (a string is one part) and its
+// images (data URLs).
+struct Content {
+  std::vector<std::string> texts;
+  std::vector<std::string> images;
+};
+
+// An image part's URL: `image_url` as {"url": …} (OpenAI's form) or as a plain string.
+std::optional<ApiError> readImage(const json::object& part, const std::string& partParam,
+                                  std::vector<std::string>& images) {
+  const json::value* image = part.if_contains("image_url");
+  if (!image || image->is_null()) return missing(partParam + ".image_url");
+  const json::value* url = image;
+  std::string urlParam = partParam + ".image_url";
+  if (const json::object* o = image->if_object()) {
+    url = o->if_contains("url");
+    urlParam += ".url";
+    if (!url || url->is_null()) return missing(urlParam);
+  }
+  if (!url->is_string()) return wrongType(urlParam, "a string", *url);
+  const std::string_view text = url->get_string();
+  if (text.rfind("data:image/", 0) == 0 && text.find(";base64,") != std::string_view::npos) {
+    images.emplace_back(text);
+    return std::nullopt;
+  }
+  if (text.rfind("http://", 0) == 0 || text.rfind("https://", 0) == 0)
+    return badRequest("The gateway fetches no URL a client names: send " + urlParam +
+                          " as a data URL (data:image/png;base64,…) instead.",
+                      urlParam, "image_url_not_supported");
+  return badRequest(urlParam + " must be a data URL of an image (data:image/png;base64,…).",
+                    urlParam, "invalid_image_url");
+}
+
 std::optional<ApiError> readContent(const json::object& msg, const std::string& at,
-                                    std::vector<std::string>& texts) {
+                                    Content& content) {
   const std::string param = at + ".content";
   const json::value* v = optionalField(msg, "content");
   if (!v) return std::nullopt;
   if (v->is_string()) {
-    texts.emplace_back(v->get_string());
+    content.texts.emplace_back(v->get_string());
     return std::nullopt;
   }
   if (!v->is_array()) return wrongType(param, "a string or an array of content parts", *v);
@@ -133,22 +165,26 @@ std::optional<ApiError> readContent(const json::object& msg, const std::string& 
     if (!type || type->is_null()) return missing(partParam + ".type");
     if (!type->is_string()) return wrongType(partParam + ".type", "a string", *type);
     const std::string_view typeName = type->get_string();
+    if (typeName == "image_url") {
+      if (auto err = readImage(*part, partParam, content.images)) return err;
+      continue;
+    }
     if (typeName != "text") {
-      return badRequest("The backend takes no images or other media: " + partParam + " is a '" +
-                            std::string(typeName) + "' part. Send text parts only.",
+      return badRequest("The backend takes text and images only: " + partParam + " is a '" +
+                            std::string(typeName) + "' part.",
                         partParam, "unsupported_content");
     }
     const json::value* text = part->if_contains("text");
     if (!text || text->is_null()) return missing(partParam + ".text");
     if (!text->is_string()) return wrongType(partParam + ".text", "a string", *text);
-    texts.emplace_back(text->get_string());
+    content.texts.emplace_back(text->get_string());
   }
   return std::nullopt;
 }
 
 // A tool message is one tool result: its text parts joined, for the call `tool_call_id` names.
-conversation::Message toMessage(Role role, std::vector<std::string> texts,
-                                const json::object& msg) {
+conversation::Message toMessage(Role role, Content content, const json::object& msg) {
+  std::vector<std::string>& texts = content.texts;
   conversation::Message m;
   m.role = role;
   if (role == Role::kTool) {
@@ -162,13 +198,14 @@ conversation::Message toMessage(Role role, std::vector<std::string> texts,
     m.parts.emplace_back(std::move(result));
     return m;
   }
-  m.parts.reserve(texts.size());
+  m.parts.reserve(texts.size() + content.images.size());
   for (auto& text : texts) m.parts.emplace_back(conversation::Text{std::move(text)});
+  for (auto& image : content.images) m.parts.emplace_back(conversation::Image{std::move(image)});
   return m;
 }
 
 std::optional<ApiError> readMessages(const json::object& root,
-                                     std::vector<conversation::Message>& out) {
+                                     std::vector<conversation::Message>& out, bool& hasImages) {
   const json::value* v = optionalField(root, "messages");
   if (!v) return missing("messages");
   if (!v->is_array()) return wrongType("messages", "an array", *v);
@@ -187,13 +224,19 @@ std::optional<ApiError> readMessages(const json::object& root,
     const json::object* msg = list[i].if_object();
     if (!msg) return wrongType(at, "an object", list[i]);
     Role role = Role::kUser;
-    std::vector<std::string> texts;
+    Content content;
     if (auto err = readRole(*msg, at, role)) return err;
-    if (auto err = readContent(*msg, at, texts)) return err;
+    if (auto err = readContent(*msg, at, content)) return err;
     // An assistant turn that only called tools has no text for the backend to see. (A single
     // empty part has no text; two empty parts are a newline, as the joined text always was.)
-    if (texts.empty() || (texts.size() == 1 && texts[0].empty())) continue;
-    out.push_back(toMessage(role, std::move(texts), *msg));
+    const auto& texts = content.texts;
+    if (content.images.empty() && (texts.empty() || (texts.size() == 1 && texts[0].empty())))
+      continue;
+    if (role == Role::kUser && !content.images.empty()) hasImages = true;
+    else if (!content.images.empty())
+      return badRequest("Only user messages may carry images; " + at + " is not one.",
+                        at + ".content", "unsupported_content");
+    out.push_back(toMessage(role, std::move(content), *msg));
   }
   if (out.empty()) {
     return badRequest("Every message in 'messages' is empty; send at least one with text.",
@@ -202,7 +245,7 @@ std::optional<ApiError> readMessages(const json::object& root,
   return std::nullopt;
 }
 
-ParsedChatRequest parseValue(const json::value& root) {
+ParsedChatRequest parseValue(const json::value& root, const ModelLookup& live) {
   const json::object* obj = root.if_object();
   if (!obj) return badRequest("The request body must be a JSON object.");
 
@@ -213,6 +256,8 @@ ParsedChatRequest parseValue(const json::value& root) {
   if (!model->is_string()) return wrongType("model", "a string", *model);
   conv.model = model->get_string();
   req.modelInfo = findModel(conv.model);
+  req.seedModel = req.modelInfo != nullptr;
+  if (!req.modelInfo && live) req.modelInfo = live(conv.model);
   if (!req.modelInfo) {
     return badRequest("The model `" + conv.model +
                           "` does not exist. GET /v1/models lists the "
@@ -220,7 +265,7 @@ ParsedChatRequest parseValue(const json::value& root) {
                       "model", "model_not_found");
   }
 
-  if (auto err = readMessages(*obj, conv.messages)) return *err;
+  if (auto err = readMessages(*obj, conv.messages, req.hasImages)) return *err;
   if (auto err = readBool(*obj, "stream", "stream", req.stream)) return *err;
   if (const json::value* so = optionalField(*obj, "stream_options")) {
     if (!so->is_object()) return wrongType("stream_options", "an object", *so);
@@ -238,7 +283,7 @@ ParsedChatRequest parseValue(const json::value& root) {
 
 }  // namespace
 
-ParsedChatRequest parseChatRequest(std::string_view body) {
+ParsedChatRequest parseChatRequest(std::string_view body, const ModelLookup& live) {
   try {
     json::parse_options options;
     options.max_depth = kMaxJsonDepth;
@@ -253,7 +298,7 @@ ParsedChatRequest parseChatRequest(std::string_view body) {
       return badRequest("We could not parse the JSON body of your request (" + ec.message() +
                         "). Send a valid JSON object.");
     }
-    return parseValue(root);
+    return parseValue(root, live);
   } catch (const std::bad_alloc&) {
     return internalError("Out of memory while reading the request.");
   } catch (const std::exception& e) {

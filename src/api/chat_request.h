@@ -3,6 +3,7 @@
 // Nothing here throws; every failure is an ApiError value.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,7 +27,12 @@ struct ChatRequest {
   const ModelInfo* modelInfo = nullptr;  // never null in a parsed request
   bool stream = false;
   bool includeUsage = false;  // stream_options.include_usage
+  bool seedModel = false;     // the model is in the seed table (chats accounts serve it)
+  bool hasImages = false;     // a user message carries a data-URL image (command accounts only)
 };
+
+// A model some account offers beyond the seed table (a command account's live list), or null.
+using ModelLookup = std::function<const ModelInfo*(std::string_view id)>;
 
 // Either a ChatRequest or the error to answer with.
 class ParsedChatRequest {
@@ -46,7 +52,8 @@ class ParsedChatRequest {
 
 // Unknown fields are ignored. A `developer` message (OpenAI's newer name for the system role)
 // is taken as `system`; a `tool` message is a tool result (its text, and `tool_call_id`).
-// max_completion_tokens wins over max_tokens.
-ParsedChatRequest parseChatRequest(std::string_view body);
+// max_completion_tokens wins over max_tokens. A model not in the seed table is looked up in
+// `live`. An `image_url` part must be a data URL and only user messages may carry one.
+ParsedChatRequest parseChatRequest(std::string_view body, const ModelLookup& live = {});
 
 }  // namespace api

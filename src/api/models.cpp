@@ -1,6 +1,11 @@
 #include "api/models.h"
 
+#include <boost/json.hpp>
+
 #include <array>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 namespace api {
@@ -29,7 +34,21 @@ const ModelInfo* findModel(std::string_view id) {
   return nullptr;
 }
 
-std::string modelsListJson(long created) {
+const ModelInfo* liveModel(std::string_view id) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<ModelInfo>, std::less<>> interned;
+  std::lock_guard lock(mutex);
+  if (auto it = interned.find(id); it != interned.end()) return it->second.get();
+  auto [it, inserted] = interned.emplace(std::string(id), nullptr);
+  auto starts = [&](std::string_view prefix) { return id.substr(0, prefix.size()) == prefix; };
+  const bool o200k = starts("gpt-4o") || starts("gpt-4.1") || starts("gpt-5") || starts("o1") ||
+                     starts("o3") || starts("o4") || starts("chatgpt-4o");
+  it->second = std::make_unique<ModelInfo>(
+      ModelInfo{it->first, it->first, o200k ? Encoding::kO200kBase : Encoding::kCl100kBase});
+  return it->second.get();
+}
+
+std::string modelsListJson(long created, std::span<const std::string> live) {
   std::string out = R"({"object":"list","data":[)";
   const std::string createdText = std::to_string(created);
   bool first = true;
@@ -39,6 +58,14 @@ std::string modelsListJson(long created) {
     out += R"({"id":")";
     out += m.id;
     out += R"(","object":"model","created":)" + createdText + R"(,"owned_by":"qodo"})";
+  }
+  for (const auto& name : live) {
+    if (findModel(name) != nullptr) continue;
+    out += first ? "" : ",";
+    first = false;
+    out += R"({"id":)";
+    out += boost::json::serialize(boost::json::value(name));
+    out += R"(,"object":"model","created":)" + createdText + R"(,"owned_by":"qodo"})";
   }
   out += "]}";
   return out;

@@ -23,7 +23,14 @@ inline constexpr long kMaxTokensLimit = 100000;
 std::span<const ModelInfo> models();
 const ModelInfo* findModel(std::string_view id);  // nullptr when unknown
 
-// Body of GET /v1/models; `created` is the Unix time shown for every model.
-std::string modelsListJson(long created);
+// The entry for a model a command account lists under the backend's own name: its backend
+// name is its name; the encoding is guessed from the name (OpenAI's newer families count with
+// o200k_base, the rest with cl100k_base). Interned for the life of the process (bounded by the
+// names accounts list), so the pointer stays valid.
+const ModelInfo* liveModel(std::string_view id);
+
+// Body of GET /v1/models: the seed table, then `live` names not in it; `created` is the Unix
+// time shown for every model.
+std::string modelsListJson(long created, std::span<const std::string> live = {});
 
 }  // namespace api

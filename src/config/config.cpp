@@ -104,11 +104,16 @@ std::string normalizePrefix(std::string_view raw) {
 
 }  // namespace
 
+std::string_view kindName(AccountKind kind) {
+  return kind == AccountKind::kCommand ? "command" : "chats";
+}
+
 const std::vector<VariableDoc>& variables() {
   static const std::vector<VariableDoc> docs = {
       {"HOST", "all interfaces", "listen address (an IP, e.g. 127.0.0.1 behind a local proxy)"},
       {"PORT", "10022", "listen port"},
       {"QD_COOKIE", "", "account pool: apiKey=refreshToken[,apiKey=refreshToken...]"},
+      {"QODO_API_KEYS", "", "command-backend accounts: comma list of Qodo API keys"},
       {"API_SECRET", "", "comma list of accepted client keys; empty: no client auth"},
       {"CHINESE_CHAT_ENABLED", "true", "work around the backend's refusal of Chinese chats"},
       {"DEBUG", "false", "log bodies and upstream events (secrets masked)"},
@@ -118,6 +123,9 @@ const std::vector<VariableDoc>& variables() {
       {"RATE_LIMIT_COOKIE_LOCK_DURATION", "600", "seconds an account rests after a rate limit"},
       {"IP_BLACK_LIST", "", "comma list of client IPs answered 403"},
       {"QODO_API_BASE", "https://api.gen.qodo.ai", "backend base URL"},
+      {"QODO_COMMAND_URL", "https://api.ng.command.qodo.ai",
+       "command backend base URL (a tenant base_url from get-things wins)"},
+      {"RECORD_DIR", "", "write each backend exchange here as JSON lines (secrets as ***)"},
       {"FIREBASE_TOKEN_URL", "https://securetoken.googleapis.com/v1/token", "token exchange URL"},
       {"DATA_DIR", "./data", "persistent state (SQLite database, logs)"},
       {"ADMIN_SECRET", "", "bearer key of the admin API; empty: admin API disabled"},
@@ -167,6 +175,15 @@ LoadResult load(const Env& env, int cores) {
       c.accounts.push_back({key, token});
     }
   }
+  if (auto v = l.raw("QODO_API_KEYS")) {
+    for (const std::string& key : splitList(*v)) {
+      if (key.find_first_of(" \t\r\n\"") != std::string::npos) {
+        l.fail("QODO_API_KEYS", "a key holds a space or a quote (keys are separated by commas)");
+        break;
+      }
+      c.accounts.push_back({"", key, AccountKind::kCommand});
+    }
+  }
   if (auto v = l.raw("API_SECRET")) c.apiSecrets = splitList(*v);
   l.boolean("CHINESE_CHAT_ENABLED", c.chineseChatEnabled);
   l.boolean("DEBUG", c.debug);
@@ -204,6 +221,9 @@ LoadResult load(const Env& env, int cores) {
     }
   }
   l.httpUrl("QODO_API_BASE", c.qodoApiBase);
+  l.httpUrl("QODO_COMMAND_URL", c.qodoCommandUrl);
+  while (!c.qodoCommandUrl.empty() && c.qodoCommandUrl.back() == '/') c.qodoCommandUrl.pop_back();
+  l.string("RECORD_DIR", c.recordDir);
   l.httpUrl("FIREBASE_TOKEN_URL", c.firebaseTokenUrl);
   l.string("DATA_DIR", c.dataDir);
   l.string("ADMIN_SECRET", c.adminSecret);
@@ -278,8 +298,8 @@ Env processEnvWithDotenv(std::string dotenvText) {
 
 std::string helpText() {
   std::string out =
-      "qodo2api: an OpenAI-compatible gateway to the Qodo Gen chat backend.\n\n"
-      "Usage: qodo2api [--help] [--version]\n\n"
+      "qodo2api: an OpenAI-compatible gateway to the models behind Qodo.\n\n"
+      "Usage: qodo2api [--help] [--version] [doctor]\n\n"
       "Configuration comes from the environment, then from ./.env (the environment wins):\n\n";
   for (const auto& v : variables()) {
     std::string line = "  " + std::string(v.name);

@@ -13,9 +13,19 @@
 
 namespace config {
 
+// The two kinds of Qodo account (SPEC §1): a Firebase login on the chats backend, or a Qodo API
+// key on the command backend.
+enum class AccountKind { kChats, kCommand };
+
+std::string_view kindName(AccountKind kind);  // "chats", "command"
+
+// One configured account. A command account has no Firebase key: its Qodo API key is its only
+// secret and is held in `refreshToken`, so identity (the hash of the first secret), persistence
+// and tombstones work the same for both kinds.
 struct AccountSpec {
-  std::string apiKey;
-  std::string refreshToken;
+  std::string apiKey;        // chats: the Firebase web API key; command: empty
+  std::string refreshToken;  // chats: the refresh token; command: the Qodo API key
+  AccountKind kind = AccountKind::kChats;
 };
 
 enum class AccountStrategy { kRandom, kRoundRobin, kLeastBusy };
@@ -23,7 +33,7 @@ enum class AccountStrategy { kRandom, kRoundRobin, kLeastBusy };
 struct Config {
   std::string host;  // HOST: the listen address (an IP); empty: every interface
   uint16_t port = 10022;
-  std::vector<AccountSpec> accounts;    // QD_COOKIE
+  std::vector<AccountSpec> accounts;    // QD_COOKIE, then QODO_API_KEYS
   std::vector<std::string> apiSecrets;  // API_SECRET; empty: no client auth
   bool chineseChatEnabled = true;
   bool debug = false;
@@ -33,6 +43,8 @@ struct Config {
   int rateLimitCookieLockDuration = 600;  // seconds
   std::vector<std::string> ipBlackList;   // canonical address text
   std::string qodoApiBase = "https://api.gen.qodo.ai";
+  std::string qodoCommandUrl = "https://api.ng.command.qodo.ai";
+  std::string recordDir;  // RECORD_DIR: each backend exchange as JSON lines; empty: off
   std::string firebaseTokenUrl = "https://securetoken.googleapis.com/v1/token";
   std::string dataDir = "./data";
   std::string adminSecret;  // empty: admin API disabled

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "accounts/pool.h"
+#include "api/models.h"
 #include "http/respond.h"
 #include "obs/secrets.h"
 
@@ -15,6 +16,10 @@ namespace {
 
 boost::json::value optionalInt(const std::optional<int64_t>& v) {
   return v ? boost::json::value(*v) : boost::json::value(nullptr);
+}
+
+api::ApiError adminError(int status, std::string message, std::string code) {
+  return {status, std::move(message), "invalid_request_error", std::nullopt, std::move(code)};
 }
 
 boost::json::object viewJson(const accounts::AccountView& a) {
@@ -28,11 +33,102 @@ boost::json::object viewJson(const accounts::AccountView& a) {
   o["requests"] = a.requests;
   o["failures"] = a.failures;
   o["last_used"] = optionalInt(a.lastUsed);
+  o["kind"] = config::kindName(a.kind);
+  boost::json::array models;
+  if (a.kind == config::AccountKind::kChats)
+    for (const auto& m : api::models()) models.emplace_back(m.id);  // the seed table
+  else
+    for (const auto& m : a.models) models.emplace_back(m);
+  o["models"] = std::move(models);
+  if (a.kind == config::AccountKind::kCommand) {
+    o["quota"] = boost::json::object{{"remaining", optionalInt(a.quota.remaining)},
+                                     {"limit", optionalInt(a.quota.limit)},
+                                     {"reset_at", optionalInt(a.quota.resetAt)}};
+  } else {
+    o["quota"] = nullptr;
+  }
   return o;
 }
 
-api::ApiError adminError(int status, std::string message, std::string code) {
-  return {status, std::move(message), "invalid_request_error", std::nullopt, std::move(code)};
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// "apiKey=refreshToken" → a chats account. Empty spec when it is not that shape.
+config::AccountSpec cookieSpec(std::string_view text) {
+  config::AccountSpec spec;
+  const auto eq = text.find('=');
+  if (eq != std::string_view::npos) {
+    spec.apiKey = trim(text.substr(0, eq));
+    spec.refreshToken = trim(text.substr(eq + 1));
+  }
+  if (spec.apiKey.empty() || spec.refreshToken.empty()) return {};
+  return spec;
+}
+
+config::AccountSpec keySpec(std::string_view text) {
+  config::AccountSpec spec;
+  spec.refreshToken = trim(text);
+  spec.kind = config::AccountKind::kCommand;
+  return spec;
+}
+
+// One entry of a bulk import: a string with '=' between two non-empty parts is a chats cookie,
+// any other string a Qodo API key; {"cookie"} and {"api_key"} say which explicitly.
+std::optional<config::AccountSpec> entrySpec(const boost::json::value& entry) {
+  if (const auto* text = entry.if_string()) {
+    if (auto spec = cookieSpec(*text); !spec.refreshToken.empty()) return spec;
+    auto spec = keySpec(*text);
+    if (spec.refreshToken.empty()) return std::nullopt;
+    return spec;
+  }
+  if (const auto* object = entry.if_object()) {
+    if (const auto* c = object->if_contains("cookie"); c && c->is_string()) {
+      auto spec = cookieSpec(c->get_string());
+      if (!spec.refreshToken.empty()) return spec;
+    }
+    if (const auto* k = object->if_contains("api_key"); k && k->is_string()) {
+      auto spec = keySpec(k->get_string());
+      if (!spec.refreshToken.empty()) return spec;
+    }
+  }
+  return std::nullopt;
+}
+
+// What one addition ended as, as the admin sees it: a status and an error (no secrets).
+struct AddOutcome {
+  int status = 201;
+  std::optional<int64_t> id;
+  api::ApiError error;
+};
+
+AddOutcome outcomeOf(const accounts::AddResult& result, config::AccountKind kind) {
+  using accounts::AddError;
+  const bool command = kind == config::AccountKind::kCommand;
+  auto make = [](api::ApiError e) { return AddOutcome{e.status, std::nullopt, std::move(e)}; };
+  switch (result.error) {
+    case AddError::kNone:
+      return {201, result.id, {}};
+    case AddError::kInvalidToken:
+      return make(adminError(
+          400,
+          std::string(command ? "The Qodo API key was refused: " : "The refresh token was rejected: ") +
+              result.message,
+          command ? "invalid_api_key" : "invalid_refresh_token"));
+    case AddError::kDuplicate:
+      return make(adminError(409, "That account is already in the pool.", "duplicate_account"));
+    case AddError::kExchangeFailed:
+      return make(api::badGateway(
+          std::string(command ? "get-things failed: " : "The token exchange failed: ") +
+          result.message));
+    case AddError::kStorage:
+      return make(api::internalError("The account could not be stored: " + result.message));
+    case AddError::kUnavailable:
+      return make(api::noAccount("Accounts cannot be added right now."));
+  }
+  return make(api::internalError("unknown result"));
 }
 
 }  // namespace
@@ -49,60 +145,106 @@ void AdminApi::list(const std::shared_ptr<Exchange>& exchange) {
 void AdminApi::add(const std::shared_ptr<Exchange>& exchange) {
   boost::system::error_code ec;
   boost::json::value body = boost::json::parse(exchange->request().body, ec);
+  const boost::json::object* object = !ec ? body.if_object() : nullptr;
+  if (object != nullptr) {
+    if (const auto* list = object->if_contains("accounts"); list && list->is_array())
+      return addMany(exchange, list->get_array());
+  }
   const boost::json::string* cookie = nullptr;
-  if (!ec && body.is_object()) {
-    if (auto* v = body.as_object().if_contains("cookie")) cookie = v->if_string();
+  const boost::json::string* apiKey = nullptr;
+  if (object != nullptr) {
+    if (auto* v = object->if_contains("cookie")) cookie = v->if_string();
+    if (auto* v = object->if_contains("api_key")) apiKey = v->if_string();
   }
-  if (!cookie)
-    return respondError(
-        *exchange,
-        adminError(400, R"(The body must be {"cookie":"apiKey=refreshToken"}.)", "invalid_body"));
-  std::string_view text(*cookie);
-  auto trim = [](std::string_view s) {
-    while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-    while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-    return s;
-  };
-  const auto eq = text.find('=');
-  config::AccountSpec spec;
-  if (eq != std::string_view::npos) {
-    spec.apiKey = trim(text.substr(0, eq));
-    spec.refreshToken = trim(text.substr(eq + 1));
-  }
-  if (spec.apiKey.empty() || spec.refreshToken.empty())
-    return respondError(
-        *exchange, adminError(400, "The cookie must be apiKey=refreshToken.", "invalid_cookie"));
+  if (!cookie && !apiKey)
+    return respondError(*exchange,
+                        adminError(400,
+                                   R"(The body must be {"cookie":"apiKey=refreshToken"}, )"
+                                   R"({"api_key":"<Qodo API key>"} or {"accounts":[…]}.)",
+                                   "invalid_body"));
+  config::AccountSpec spec = cookie ? cookieSpec(*cookie) : keySpec(*apiKey);
+  if (spec.refreshToken.empty())
+    return respondError(*exchange,
+                        cookie ? adminError(400, "The cookie must be apiKey=refreshToken.",
+                                            "invalid_cookie")
+                               : adminError(400, "The api_key is empty.", "invalid_api_key"));
 
   const std::string masked = obs::maskSecret(spec.refreshToken);
+  const auto kind = spec.kind;
   auto& io = io_;
-  pool_.add(std::move(spec), [exchange, &io, masked](accounts::AddResult result) {
-    boost::asio::post(io, [exchange, masked, result = std::move(result)] {
-      using accounts::AddError;
-      switch (result.error) {
-        case AddError::kNone: {
-          spdlog::info("admin: account {} added as id {}", masked, *result.id);
-          boost::json::object o{{"id", *result.id}, {"object", "account"}, {"key", masked}};
-          exchange->respond(201, "application/json", boost::json::serialize(o));
-          return;
-        }
-        case AddError::kInvalidToken:
-          return respondError(*exchange,
-                              adminError(400, "The refresh token was rejected: " + result.message,
-                                         "invalid_refresh_token"));
-        case AddError::kDuplicate:
-          return respondError(*exchange, adminError(409, "That account is already in the pool.",
-                                                    "duplicate_account"));
-        case AddError::kExchangeFailed:
-          return respondError(*exchange,
-                              api::badGateway("The token exchange failed: " + result.message));
-        case AddError::kStorage:
-          return respondError(
-              *exchange, api::internalError("The account could not be stored: " + result.message));
-        case AddError::kUnavailable:
-          return respondError(*exchange, api::noAccount("Accounts cannot be added right now."));
-      }
+  pool_.add(std::move(spec), [exchange, &io, masked, kind](accounts::AddResult result) {
+    boost::asio::post(io, [exchange, masked, kind, result = std::move(result)] {
+      const AddOutcome outcome = outcomeOf(result, kind);
+      if (outcome.status != 201) return respondError(*exchange, outcome.error);
+      spdlog::info("admin: {} account {} added as id {}", config::kindName(kind), masked,
+                   *outcome.id);
+      boost::json::object o{{"id", *outcome.id},
+                            {"object", "account"},
+                            {"key", masked},
+                            {"kind", config::kindName(kind)}};
+      exchange->respond(201, "application/json", boost::json::serialize(o));
     });
   });
+}
+
+void AdminApi::addMany(const std::shared_ptr<Exchange>& exchange,
+                       const boost::json::array& entries) {
+  constexpr size_t kMaxEntries = 1000;
+  if (entries.empty() || entries.size() > kMaxEntries)
+    return respondError(*exchange,
+                        adminError(400,
+                                   "'accounts' must hold between 1 and " +
+                                       std::to_string(kMaxEntries) + " entries.",
+                                   "invalid_body"));
+  // Every entry's result, filled as the additions complete (all on this worker's thread).
+  struct Batch {
+    std::vector<boost::json::object> results;
+    size_t pending = 0;
+  };
+  auto batch = std::make_shared<Batch>();
+  batch->results.resize(entries.size());
+  std::vector<std::pair<size_t, config::AccountSpec>> specs;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    auto spec = entrySpec(entries[i]);
+    if (!spec) {
+      batch->results[i] = {{"index", i},
+                           {"status", 400},
+                           {"error", "not apiKey=refreshToken, a Qodo API key, "
+                                     R"({"cookie":…} or {"api_key":…})"}};
+      continue;
+    }
+    batch->results[i] = {{"index", i},
+                         {"kind", config::kindName(spec->kind)},
+                         {"key", obs::maskSecret(spec->refreshToken)}};
+    specs.emplace_back(i, std::move(*spec));
+  }
+  auto finish = [exchange, batch] {
+    boost::json::array data;
+    size_t added = 0;
+    for (auto& r : batch->results) {
+      if (r.at("status").as_int64() == 201) ++added;
+      data.push_back(std::move(r));
+    }
+    spdlog::info("admin: bulk import added {} of {} accounts", added, data.size());
+    boost::json::object body{{"object", "list"}, {"added", added}, {"data", std::move(data)}};
+    exchange->respond(207, "application/json", boost::json::serialize(body));
+  };
+  batch->pending = specs.size();
+  if (specs.empty()) return finish();
+  auto& io = io_;
+  for (auto& [index, spec] : specs) {
+    const auto kind = spec.kind;
+    pool_.add(std::move(spec), [batch, index, kind, &io, finish](accounts::AddResult result) {
+      boost::asio::post(io, [batch, index, kind, finish, result = std::move(result)] {
+        const AddOutcome outcome = outcomeOf(result, kind);
+        auto& r = batch->results[index];
+        r["status"] = outcome.status;
+        if (outcome.id) r["id"] = *outcome.id;
+        if (outcome.status != 201) r["error"] = outcome.error.message;
+        if (--batch->pending == 0) finish();
+      });
+    });
+  }
 }
 
 void AdminApi::remove(const std::shared_ptr<Exchange>& exchange, int64_t id) {
@@ -110,6 +252,16 @@ void AdminApi::remove(const std::shared_ptr<Exchange>& exchange, int64_t id) {
     return respondError(*exchange, adminError(404, "No account with id " + std::to_string(id) + ".",
                                               "account_not_found"));
   spdlog::info("admin: account {} deleted", id);
+  exchange->respond(204, "application/json", "");
+}
+
+void AdminApi::disable(const std::shared_ptr<Exchange>& exchange, int64_t id) {
+  if (!pool_.disable(id))
+    return respondError(*exchange, adminError(404, "No account with id " + std::to_string(id) + ".",
+                                              "account_not_found"));
+  spdlog::info("admin: account {} disabled", id);
+  for (const auto& view : pool_.list(accounts::Clock::now()))
+    if (view.id == id) return respondJson(*exchange, 200, boost::json::serialize(viewJson(view)));
   exchange->respond(204, "application/json", "");
 }
 

@@ -1,5 +1,5 @@
-// The admin API (SPEC.md §8) over the account pool: list, add (after a real token exchange),
-// delete and re-enable. Answers on the worker that took the request; additions complete on the
+// The admin API (SPEC.md §8) over the account pool: list, add (after a real token exchange or
+// get-things), bulk import, delete, disable and re-enable. Answers on the worker that took the request; additions complete on the
 // control thread and are posted back.
 #pragma once
 
@@ -14,6 +14,9 @@ class io_context;
 namespace accounts {
 class AccountPool;
 }
+namespace boost::json {
+class array;
+}
 
 namespace http {
 
@@ -25,8 +28,12 @@ class AdminApi {
   void add(const std::shared_ptr<Exchange>& exchange);
   void remove(const std::shared_ptr<Exchange>& exchange, int64_t id);
   void enable(const std::shared_ptr<Exchange>& exchange, int64_t id);
+  void disable(const std::shared_ptr<Exchange>& exchange, int64_t id);
 
  private:
+  // {"accounts":[…]}: every entry added at once; 207 with one result per entry.
+  void addMany(const std::shared_ptr<Exchange>& exchange, const boost::json::array& entries);
+
   boost::asio::io_context& io_;
   accounts::AccountPool& pool_;
 };

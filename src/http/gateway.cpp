@@ -67,7 +67,8 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
   if (!decision.allowed) return respondError(ex, api::rateLimited(decision.retryAfterSeconds));
 
   const bool adminRoute = r.id == RouteId::kAdminAccounts || r.id == RouteId::kAdminAccount ||
-                          r.id == RouteId::kAdminAccountEnable;
+                          r.id == RouteId::kAdminAccountEnable ||
+                          r.id == RouteId::kAdminAccountDisable;
   if (adminRoute) {
     // With no ADMIN_SECRET the admin API does not exist.
     if (!adminAuth_.enabled())
@@ -83,10 +84,15 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
 
   switch (r.id) {
     case RouteId::kModels:
-      return ex.respond(200, "application/json", api::modelsListJson(services_.modelsCreated));
+      return ex.respond(
+          200, "application/json",
+          api::modelsListJson(services_.modelsCreated, services_.liveModels
+                                                           ? services_.liveModels()
+                                                           : std::vector<std::string>{}));
     case RouteId::kChatCompletions:
       if (routes_.chat) return routes_.chat(exchange);
-      return respondError(ex, api::noAccount("No Qodo account is configured (set QD_COOKIE)."));
+      return respondError(
+          ex, api::noAccount("No Qodo account is configured (set QD_COOKIE or QODO_API_KEYS)."));
     case RouteId::kAdminAccounts:
       if (req.method == "GET" && routes_.adminList) return routes_.adminList(exchange);
       if (req.method == "POST" && routes_.adminAdd) return routes_.adminAdd(exchange);
@@ -96,6 +102,9 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
       break;
     case RouteId::kAdminAccountEnable:
       if (routes_.adminEnable) return routes_.adminEnable(exchange, r.accountId);
+      break;
+    case RouteId::kAdminAccountDisable:
+      if (routes_.adminDisable) return routes_.adminDisable(exchange, r.accountId);
       break;
     case RouteId::kMethodNotAllowed: {
       auto error = api::methodNotAllowed(req.method, pathOf(req.target));

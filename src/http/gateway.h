@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "http/exchange.h"
@@ -27,6 +28,8 @@ struct GatewayServices {
   const IpBlockList* blockList = nullptr;
   const ApiKeyAuth* apiAuth = nullptr;
   long modelsCreated = 0;                  // "created" of every model in /v1/models
+  // The models command accounts list now, shown after the seed table in /v1/models.
+  std::function<std::vector<std::string>()> liveModels;
   std::function<bool()> ready;             // /readyz: at least one usable account
   std::function<std::string()> readyInfo;  // /readyz body details (JSON object text)
 };
@@ -37,6 +40,7 @@ struct GatewayRoutes {
   RouteService adminAdd;   // POST /admin/accounts
   std::function<void(const std::shared_ptr<Exchange>&, int64_t id)> adminDelete;
   std::function<void(const std::shared_ptr<Exchange>&, int64_t id)> adminEnable;
+  std::function<void(const std::shared_ptr<Exchange>&, int64_t id)> adminDisable;
 };
 
 class Gateway final : public Handler {

@@ -67,6 +67,8 @@ Route route(std::string_view method, std::string_view target, std::string_view p
       r = match(method, "DELETE", RouteId::kAdminAccount, "/admin/accounts/{id}");
     else if (tail == "/enable")
       r = match(method, "POST", RouteId::kAdminAccountEnable, "/admin/accounts/{id}/enable");
+    else if (tail == "/disable")
+      r = match(method, "POST", RouteId::kAdminAccountDisable, "/admin/accounts/{id}/disable");
     else
       return {RouteId::kNotFound, 0, "", "other"};
     r.accountId = id;

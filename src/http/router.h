@@ -17,6 +17,7 @@ enum class RouteId {
   kAdminAccounts,       // GET list, POST add
   kAdminAccount,        // DELETE
   kAdminAccountEnable,  // POST
+  kAdminAccountDisable,  // POST
   kNotFound,
   kMethodNotAllowed,
 };

@@ -62,6 +62,16 @@ std::optional<std::string> errorText(const json::object& frame) {
 
 }  // namespace
 
+bool isReadyFrame(std::string_view frame) {
+  // Cheap first: a Ready frame is small and names its tool.
+  if (frame.size() > 4096 || frame.find("\"Ready\"") == std::string_view::npos) return false;
+  boost::system::error_code ec;
+  const json::value value = json::parse(frame, ec);
+  const json::object* object = ec ? nullptr : value.if_object();
+  const json::object* data = object ? objectAt(*object, "data") : nullptr;
+  return data != nullptr && stringAt(*data, "tool") == "Ready";
+}
+
 Failure classifyCommandError(std::string_view message) {
   if (containsNoCase(message, "usage limit")) return Failure::kUsageExhausted;
   if (containsNoCase(message, "too many concurrent requests") ||

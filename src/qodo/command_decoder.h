@@ -61,6 +61,9 @@ class CommandDecoder final : public AnswerDecoder {
   bool failed_ = false;
 };
 
+// Whether `frame` is the server's `Ready` (the session takes a query now).
+bool isReadyFrame(std::string_view frame);
+
 // The failure a command error text stands for (SPEC §9: rate-limit and usage-limit texts as in
 // §4's table; an authentication refusal; anything else is a backend error).
 conversation::Failure classifyCommandError(std::string_view message);

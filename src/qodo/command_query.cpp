@@ -93,6 +93,18 @@ CommandQuery renderCommandQuery(const conversation::Conversation& conversation) 
   return query;
 }
 
+namespace {
+constexpr std::string_view kFrameHead = R"(UserQuery {"agent_type":"cli","session_id":")";
+}
+
+bool setSessionId(std::string& frame, std::string_view sessionId) {
+  if (frame.compare(0, kFrameHead.size(), kFrameHead) != 0) return false;
+  const size_t end = frame.find('"', kFrameHead.size());
+  if (end == std::string::npos || end - kFrameHead.size() != sessionId.size()) return false;
+  frame.replace(kFrameHead.size(), sessionId.size(), sessionId);
+  return true;
+}
+
 std::string userQueryFrame(const conversation::Conversation& conversation,
                            std::string_view backendModel, std::string_view sessionId) {
   using api::appendJsonString;

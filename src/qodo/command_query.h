@@ -28,8 +28,13 @@ struct CommandQuery {
 // system_prompt and user_request of a conversation (pure; used by userQueryFrame).
 CommandQuery renderCommandQuery(const conversation::Conversation& conversation);
 
-// The frame as sent: `UserQuery <compact JSON>\n`.
+// The frame as sent: `UserQuery <compact JSON>\n`. `sessionId` is a uuid4 (36 characters).
 std::string userQueryFrame(const conversation::Conversation& conversation,
                            std::string_view backendModel, std::string_view sessionId);
+
+// A frame for another session: the session id sits at a fixed place at the front, so each
+// attempt of a request writes its own over the last one without rebuilding the frame. False
+// (nothing changed) unless `frame` is a userQueryFrame and `sessionId` has the same length.
+bool setSessionId(std::string& frame, std::string_view sessionId);
 
 }  // namespace qodo

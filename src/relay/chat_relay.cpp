@@ -16,10 +16,13 @@
 #include "obs/metrics.h"
 #include "qodo/chat_body.h"
 #include "qodo/chats_decoder.h"
+#include "qodo/command_decoder.h"
+#include "qodo/command_query.h"
 #include "qodo/failure.h"
 #include "qodo/uuid.h"
 #include "relay/usage.h"
 #include "upstream/client.h"
+#include "upstream/ws_client.h"
 
 namespace relay {
 namespace {
@@ -46,7 +49,7 @@ api::ApiError finalError(FinalKind kind, const std::string& lastFailure) {
 // access token (its exchange failing or not answered yet) is not cooling, exhausted or invalid.
 std::string noAccountMessage(const accounts::StateCounts& counts) {
   if (counts.total() == 0)
-    return "No Qodo account is configured (QD_COOKIE or POST /admin/accounts).";
+    return "No Qodo account is configured (QD_COOKIE, QODO_API_KEYS or POST /admin/accounts).";
   std::string reasons;
   auto add = [&reasons](size_t n, std::string_view what) {
     if (n == 0) return;
@@ -58,6 +61,7 @@ std::string noAccountMessage(const accounts::StateCounts& counts) {
   add(counts.cooling, "cooling down after a rate limit");
   add(counts.exhausted, "exhausted");
   add(counts.invalid, "invalid");
+  add(counts.disabled, "disabled");
   if (reasons.empty()) reasons = "the accounts are changing state, try again in a moment";
   return "No usable Qodo account right now: " + reasons + ".";
 }
@@ -127,26 +131,57 @@ bool isTimeout(upstream::ErrorKind kind) {
 }  // namespace
 
 // The life of one request: attempts on successive accounts until one answers, the client goes
-// away, or no account is left. Owned by the callbacks of its transfer and its sink. The backend
-// answer arrives as events (the chats decoder's), and the surface's encoder shows them.
+// away, or no account is left. Owned by the callbacks of its transfer or session and its sink.
+// The backend answer arrives as events (the chats or the command decoder's), and the surface's
+// encoder shows them.
 class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversation::EventSink {
  public:
   ChatCall(ChatRelay& relay, api::ChatRequest request, std::shared_ptr<ChunkSink> sink)
       : relay_(relay),
         conversation_(std::move(request.conversation)),
         model_(*request.modelInfo),
+        route_{model_.id, request.seedModel,
+               request.hasImages ? std::optional(accounts::AccountKind::kCommand) : std::nullopt},
         sink_(std::move(sink)),
         encoder_(std::make_unique<api::OpenAiAnswer>(
             api::newCompletionId(relay.random_), static_cast<long>(std::time(nullptr)),
             conversation_.model, request.stream, request.includeUsage)),
-        decoder_(relay.options_.maxLineBytes, relay.options_.reasoningHide) {}
+        decoder_(relay.options_.maxLineBytes, relay.options_.reasoningHide),
+        commandDecoder_(toolNames(conversation_), relay.options_.reasoningHide) {}
 
   void start() {
     sink_->noteModel(conversation_.model);
+    using accounts::AccountKind;
+    const bool command = relay_.pool_.offers({model_.id, route_.seedModel, AccountKind::kCommand});
+    const bool chats = route_.seedModel && !route_.kind &&
+                       relay_.pool_.offers({model_.id, true, AccountKind::kChats});
+    if (route_.kind && !command) {
+      respondError(api::badRequest(
+          "The chats backend takes no images, and no command account (QODO_API_KEYS) serves "
+          "the model `" +
+              conversation_.model +
+              "`: send this request without images, or to a model a command account lists in "
+              "GET /v1/models.",
+          std::nullopt, "images_not_supported"));
+      return;
+    }
+    if (!chats && !command) {
+      respondError(api::noAccount(noAccountMessage()));
+      return;
+    }
+    // Only the kinds whose request was built are tried (an account enabled meanwhile waits for
+    // the next request).
+    route_.kind = chats && command ? std::nullopt
+                                   : std::optional(chats ? AccountKind::kChats : AccountKind::kCommand);
     promptTokens_ = promptTokens(conversation_, model_.encoding);
-    body_ = std::make_shared<const std::string>(qodo::buildChatBody(
-        conversation_, model_.backend, relay_.random_, relay_.options_.chineseChatEnabled));
-    // Every attempt shares body_; the conversation's messages are not needed any more.
+    // Each backend's request is built once, for every attempt of its kind.
+    if (chats)
+      body_ = std::make_shared<const std::string>(qodo::buildChatBody(
+          conversation_, model_.backend, relay_.random_, relay_.options_.chineseChatEnabled));
+    if (command)
+      queryFrame_ = std::make_shared<std::string>(qodo::userQueryFrame(
+          conversation_, conversation_.model, qodo::newUuid4(relay_.random_)));
+    // Every attempt shares these; the conversation's messages are not needed any more.
     std::vector<conversation::Message>().swap(conversation_.messages);
     std::weak_ptr<ChatCall> weak = weak_from_this();
     sink_->onClientGone([weak] {
@@ -156,31 +191,63 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   }
 
  private:
+  static std::vector<std::string> toolNames(const conversation::Conversation& conversation) {
+    std::vector<std::string> names;
+    for (const auto& tool : conversation.tools) names.push_back(tool.name);
+    return names;
+  }
+
   // ---- attempts -------------------------------------------------------------------------------
 
   void attempt() {
     if (finished_) return;
-    lease_ = relay_.pool_.acquire(tried_, accounts::Clock::now());
+    lease_ = relay_.pool_.acquire(tried_, accounts::Clock::now(), route_);
     if (!lease_) {
-      if (lastFailure_.empty())
-        respondError(api::noAccount(noAccountMessage(relay_.pool_.counts(accounts::Clock::now()))));
+      if (failedAttempts_ == 0)
+        respondError(api::noAccount(noAccountMessage()));
       else
-        respondError(finalError(finalKind_, lastFailure_));
+        respondError(finalError(finalKind_, lastFailures()));
       return;
     }
     tried_.push_back(lease_->accountId);
     sink_->noteAccount(lease_->accountId);
-    startTransfer();
+    resetAttempt();
+    if (lease_->kind == accounts::AccountKind::kCommand)
+      startSession();
+    else
+      startTransfer();
   }
 
-  void startTransfer() {
+  // Why no account could be tried at all.
+  std::string noAccountMessage() const {
+    if (!relay_.pool_.offers({route_.model, route_.seedModel, route_.kind}) &&
+        relay_.pool_.counts(accounts::Clock::now()).total() > 0)
+      return "No Qodo account serves the model `" + conversation_.model +
+             "` right now (GET /v1/models lists what the accounts serve).";
+    return relay::noAccountMessage(relay_.pool_.counts(accounts::Clock::now()));
+  }
+
+  // The last failure of each kind of account that was tried (SPEC §4, §9).
+  std::string lastFailures() const {
+    const std::string& chats = lastFailure_[0];
+    const std::string& command = lastFailure_[1];
+    if (chats.empty()) return command;
+    if (command.empty()) return chats;
+    return "chats account: " + chats + "; command account: " + command;
+  }
+
+  void resetAttempt() {
     status_ = 0;
     errorBody_.clear();
     decoder_.reset();
+    commandDecoder_.reset();
     reasoningText_.clear();
     contentText_.clear();
     attemptOver_ = false;
+    querySent_ = false;
+  }
 
+  void startTransfer() {
     upstream::Request request;
     request.url = relay_.options_.chatUrl;
     request.headers = {"Authorization: Bearer " + lease_->accessToken,
@@ -198,6 +265,30 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     transfer_ = relay_.client_.start(std::move(request), std::move(handlers));
   }
 
+  // A command account's attempt: a session of its own, the query once the server is Ready.
+  void startSession() {
+    const std::string sessionId = qodo::newUuid4(relay_.random_);
+    qodo::setSessionId(*queryFrame_, sessionId);
+    upstream::WsRequest request;
+    request.url = wsUrl(lease_->baseUrl.empty() ? relay_.options_.commandUrl : lease_->baseUrl) +
+                  "?session_id=" + sessionId + "&request_id=" + qodo::newUuid4(relay_.random_);
+    request.headers = {"Authorization: Bearer " + lease_->accessToken};
+    std::string().swap(lease_->accessToken);
+    auto self = shared_from_this();
+    upstream::WsHandlers handlers;
+    handlers.onFrame = [self](std::string_view frame) { return self->onFrame(frame); };
+    handlers.onDone = [self](const upstream::WsResult& result) { self->onSessionDone(result); };
+    session_ = relay_.ws_.start(std::move(request), std::move(handlers));
+  }
+
+  // http(s)://host → ws(s)://host/v2/agentic/ws/connect (QODO-PROTOCOL.md §1).
+  static std::string wsUrl(std::string_view base) {
+    while (!base.empty() && base.back() == '/') base.remove_suffix(1);
+    std::string url = base.substr(0, 4) == "http" ? "ws" + std::string(base.substr(4))
+                                                  : std::string(base);
+    return url + "/v2/agentic/ws/connect";
+  }
+
   upstream::Flow onData(std::string_view bytes) {
     if (attemptOver_ || finished_) return upstream::Flow::kContinue;
     if (status_ != 200) {
@@ -206,13 +297,34 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
       return upstream::Flow::kContinue;
     }
     decoder_.feed(bytes, *this);
-    // What this read produced leaves in one write.
+    return afterRead([](ChatCall& call) { call.transfer_.resume(); });
+  }
+
+  upstream::Flow onFrame(std::string_view frame) {
+    if (attemptOver_ || finished_) return upstream::Flow::kContinue;
+    if (!querySent_) {
+      // Until the server is Ready only an error frame means something.
+      if (qodo::isReadyFrame(frame)) {
+        querySent_ = true;
+        session_.send(*queryFrame_);
+        return upstream::Flow::kContinue;
+      }
+    }
+    commandDecoder_.feed(frame, *this);
+    if (std::string reply = commandDecoder_.takeOutgoing(); !reply.empty() && !attemptOver_)
+      session_.send(std::move(reply));
+    return afterRead([](ChatCall& call) { call.session_.resume(); });
+  }
+
+  // What one backend read produced leaves in one write; a client that does not keep up stops
+  // the backend (`resume` starts it again once the client drained).
+  upstream::Flow afterRead(void (*resume)(ChatCall&)) {
     flush();
     if (attemptOver_ || finished_) return upstream::Flow::kContinue;
     if (committed_ && sink_->pendingBytes() > relay_.options_.maxPendingBytes) {
       std::weak_ptr<ChatCall> weak = weak_from_this();
-      sink_->onDrained([weak] {
-        if (auto self = weak.lock()) self->transfer_.resume();
+      sink_->onDrained([weak, resume] {
+        if (auto self = weak.lock()) resume(*self);
       });
       return upstream::Flow::kPause;
     }
@@ -221,22 +333,39 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
 
   void onDone(const upstream::Result& result) {
     if (attemptOver_ || finished_) return;
-    if (result.error != upstream::ErrorKind::kNone) {
-      const std::string message(upstream::describe(result.error));
-      attemptFailed(accounts::Outcome::kFailure,
-                    isTimeout(result.error) ? "timeout" : "connection_error",
-                    message + (result.message.empty() || result.message == message
-                                   ? ""
-                                   : " (" + result.message + ")"),
-                    isTimeout(result.error) ? FinalKind::kTimeout : FinalKind::kGateway);
-      return;
-    }
+    if (result.error != upstream::ErrorKind::kNone) return transportFailed(result.error, result.message);
     if (status_ != 200) {
       backendFailed(qodo::classifyFailure(status_, errorBody_), "");
       return;
     }
     decoder_.finish(*this);
     flush();
+  }
+
+  void onSessionDone(const upstream::WsResult& result) {
+    if (attemptOver_ || finished_) return;
+    if (result.status != 0 && result.status != 101) {
+      // The upgrade was refused: the status says why, as on the chats backend.
+      const auto failure = qodo::classifyFailure(result.status, "");
+      backendFailed(failure, "the command backend refused the session: HTTP " +
+                                 std::to_string(result.status));
+      return;
+    }
+    if (result.closeCode == 1008) {
+      backendFailed(qodo::Failure::kInvalidToken,
+                    "the command backend closed the session: authentication failed (1008)");
+      return;
+    }
+    if (result.error != upstream::ErrorKind::kNone) return transportFailed(result.error, result.message);
+    commandDecoder_.finish(*this);
+    flush();
+  }
+
+  void transportFailed(upstream::ErrorKind error, const std::string& detail) {
+    const std::string message(upstream::describe(error));
+    attemptFailed(accounts::Outcome::kFailure, isTimeout(error) ? "timeout" : "connection_error",
+                  message + (detail.empty() || detail == message ? "" : " (" + detail + ")"),
+                  isTimeout(error) ? FinalKind::kTimeout : FinalKind::kGateway);
   }
 
   // ---- the answer's events --------------------------------------------------------------------
@@ -249,30 +378,39 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
       case EventKind::kReasoning:
         (event.kind == EventKind::kText ? contentText_ : reasoningText_) += event.text;
         if (!encoder_->streaming()) return;
-        if (!committed_) {
-          // The first text: from here on the client has bytes and no retry is possible.
-          committed_ = true;
-          // No other account will be tried now: the backend body is not needed any more.
-          body_.reset();  // the transfer drops its share once the body is sent
-          ++relay_.activeStreams_;
-          sink_->startStream();
-        }
+        commit();
         reserveFor(event.text.size());
         encoder_->onEvent(event, out_);
         return;
       case EventKind::kToolCallBegin:
       case EventKind::kToolCallArguments:
       case EventKind::kToolCallEnd:
-        // The chats decoder produces none (tool calls come with SPEC §10).
+        // Shown by the surfaces of SPEC §10 (the next step); the answer ends after them.
         return;
       case EventKind::kEnd:
         succeed();
         return;
       case EventKind::kFailure:
-        transfer_.cancel();  // a finished transfer (the end of the body) ignores it
+        stopBackend();
         backendFailed(event.failure, event.text);
         return;
     }
+  }
+
+  // The first bytes for the client: from here on no retry is possible.
+  void commit() {
+    if (committed_) return;
+    committed_ = true;
+    // No other account will be tried now: the backend requests are not needed any more.
+    body_.reset();  // the transfer drops its share once the body is sent
+    ++relay_.activeStreams_;
+    sink_->startStream();
+  }
+
+  // Ends this attempt's backend exchange (a finished transfer or session ignores it).
+  void stopBackend() {
+    transfer_.cancel();
+    session_.cancel();
   }
 
   // Room for one more chunk in out_ (~190 bytes of JSON, the model name and the text, longer
@@ -291,6 +429,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
 
   // A failure the backend reported (status, an error in the answer, an unusable answer).
   void backendFailed(qodo::Failure failure, std::string_view detail) {
+    stopBackend();
     const std::string message(detail.empty() ? qodo::describe(failure) : detail);
     if (failure == qodo::Failure::kInvalidToken && !lease_->refreshed && !committed_) {
       // The first 401: one refresh of this account, then the same call again.
@@ -330,6 +469,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     if (token) {
       lease_->accessToken = *token;
       lease_->refreshed = true;
+      resetAttempt();
       startTransfer();
       return;
     }
@@ -342,14 +482,15 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     attemptOver_ = true;
     relay_.metrics_.count("qodo2api_upstream_attempts_total",
                           "outcome=\"" + std::string(label) + "\"");
-    spdlog::warn("upstream attempt failed: account={} outcome={} error=\"{}\"",
-                 lease_ ? lease_->accountId : 0, label, message);
+    const bool command = lease_ && lease_->kind == accounts::AccountKind::kCommand;
+    spdlog::warn("upstream attempt failed: account={} kind={} outcome={} error=\"{}\"",
+                 lease_ ? lease_->accountId : 0, command ? "command" : "chats", label, message);
     releaseLease(outcome, message);
-    lastFailure_ = std::move(message);
+    lastFailure_[command ? 1 : 0] = std::move(message);
     // Accounts that failed in different ways say nothing about the backend as a whole: 503.
     finalKind_ = failedAttempts_++ == 0 || finalKind_ == kind ? kind : FinalKind::kAccount;
     if (committed_) {
-      endStreamWithError(finalError(kind, lastFailure_));
+      endStreamWithError(finalError(kind, lastFailure_[command ? 1 : 0]));
       return;
     }
     // Not from inside this transfer's callbacks: libcurl refuses re-entrant multi calls.
@@ -358,6 +499,8 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
 
   void succeed() {
     attemptOver_ = true;
+    // A command session stays open after its answer; nothing more is read from it.
+    session_.cancel();
     relay_.metrics_.count("qodo2api_upstream_attempts_total", "outcome=\"success\"");
     releaseLease(accounts::Outcome::kSuccess, "");
     finished_ = true;
@@ -365,6 +508,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
         static_cast<long>(promptTokens_),
         static_cast<long>(completionTokens(model_.encoding, reasoningText_, contentText_))};
     sink_->noteTokens(usage.promptTokens, usage.completionTokens);
+    if (encoder_->streaming()) commit();
     encoder_->finish(api::Answer{contentText_, reasoningText_, usage}, out_);
     if (!encoder_->streaming()) {
       sink_->respondJson(std::move(out_));
@@ -392,7 +536,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   void clientGone() {
     if (finished_) return;
     finished_ = true;
-    transfer_.cancel();
+    stopBackend();
     relay_.metrics_.count("qodo2api_upstream_attempts_total", "outcome=\"client_gone\"");
     // The client left; the account did nothing wrong.
     if (!attemptOver_) releaseLease(accounts::Outcome::kNeutral, "");
@@ -406,17 +550,20 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   }
 
   ChatRelay& relay_;
-  conversation::Conversation conversation_;  // its messages only until the body is built
+  conversation::Conversation conversation_;  // its messages only until the requests are built
   const api::ModelInfo& model_;
+  accounts::Route route_;
   std::shared_ptr<ChunkSink> sink_;
   std::unique_ptr<api::AnswerEncoder> encoder_;
-  std::shared_ptr<const std::string> body_;  // the Qodo request, shared with each attempt
+  std::shared_ptr<const std::string> body_;  // the chats request, shared with each attempt
+  std::shared_ptr<std::string> queryFrame_;   // the command UserQuery; its session id per attempt
   size_t promptTokens_ = 0;
 
   std::vector<int64_t> tried_;
   std::optional<accounts::Lease> lease_;
   upstream::TransferHandle transfer_;
-  std::string lastFailure_;
+  upstream::WsHandle session_;
+  std::string lastFailure_[2];  // by kind: chats, command
   FinalKind finalKind_ = FinalKind::kAccount;
   size_t failedAttempts_ = 0;
 
@@ -424,6 +571,8 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   int status_ = 0;
   std::string errorBody_;
   qodo::ChatsDecoder decoder_;
+  qodo::CommandDecoder commandDecoder_;
+  bool querySent_ = false;
   std::string reasoningText_;
   std::string contentText_;
   std::string out_;  // what the encoder wrote and the client has not been sent yet
@@ -434,10 +583,11 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
 };
 
 ChatRelay::ChatRelay(boost::asio::io_context& io, upstream::Client& client,
-                     accounts::AccountPool& pool, RelayOptions options, obs::MetricsShard& metrics,
-                     std::atomic<int64_t>& activeStreams)
+                     upstream::WsClient& ws, accounts::AccountPool& pool, RelayOptions options,
+                     obs::MetricsShard& metrics, std::atomic<int64_t>& activeStreams)
     : io_(io),
       client_(client),
+      ws_(ws),
       pool_(pool),
       options_(std::move(options)),
       metrics_(metrics),
@@ -445,7 +595,9 @@ ChatRelay::ChatRelay(boost::asio::io_context& io, upstream::Client& client,
       random_(std::random_device{}()) {}
 
 void ChatRelay::handle(std::string_view body, std::shared_ptr<ChunkSink> sink) {
-  auto parsed = api::parseChatRequest(body);
+  auto parsed = api::parseChatRequest(body, [this](std::string_view id) -> const api::ModelInfo* {
+    return pool_.listsModel(id) ? api::liveModel(id) : nullptr;
+  });
   if (!parsed) {
     sink->respondError(parsed.error());
     return;

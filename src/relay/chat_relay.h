@@ -1,7 +1,8 @@
 // One chat request end to end (DESIGN.md, "The way of one request"): parse and validate, build the
-// backend body, lease an account, stream the backend's answer through the line splitter, event
-// parser and reasoning splitter into OpenAI chunks, count usage, release the lease with its
-// outcome. Retries on another account only before the first byte reached the client.
+// backend request, lease an account that serves the model, run the answer through that account's
+// backend (a chats HTTP stream or a command WebSocket session, each decoded into events) into
+// OpenAI chunks, count usage, release the lease with its outcome. Retries on another account, of
+// either kind, only before the first byte reached the client.
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,7 @@ class io_context;
 }
 namespace upstream {
 class Client;
+class WsClient;
 }
 namespace accounts {
 class AccountPool;
@@ -29,7 +31,8 @@ class MetricsShard;
 namespace relay {
 
 struct RelayOptions {
-  std::string chatUrl;  // {QODO_API_BASE}/v2/chats/chat
+  std::string chatUrl;     // {QODO_API_BASE}/v2/chats/chat
+  std::string commandUrl;  // QODO_COMMAND_URL (a command account's tenant base URL wins)
   bool chineseChatEnabled = true;
   bool reasoningHide = false;
   // A client with more than this queued and unread pauses the backend transfer.
@@ -40,8 +43,9 @@ struct RelayOptions {
 // Per worker; every call runs on that worker's io_context thread.
 class ChatRelay {
  public:
-  ChatRelay(boost::asio::io_context& io, upstream::Client& client, accounts::AccountPool& pool,
-            RelayOptions options, obs::MetricsShard& metrics, std::atomic<int64_t>& activeStreams);
+  ChatRelay(boost::asio::io_context& io, upstream::Client& client, upstream::WsClient& ws,
+            accounts::AccountPool& pool, RelayOptions options, obs::MetricsShard& metrics,
+            std::atomic<int64_t>& activeStreams);
   ChatRelay(const ChatRelay&) = delete;
   ChatRelay& operator=(const ChatRelay&) = delete;
 
@@ -52,6 +56,7 @@ class ChatRelay {
   friend class ChatCall;
   boost::asio::io_context& io_;
   upstream::Client& client_;
+  upstream::WsClient& ws_;
   accounts::AccountPool& pool_;
   RelayOptions options_;
   obs::MetricsShard& metrics_;

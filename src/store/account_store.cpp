@@ -14,7 +14,7 @@ namespace {
 
 // Each entry moves the schema from version i to i + 1 (PRAGMA user_version). Append only: a
 // released entry is never edited, so every database upgrades along the same path.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE accounts (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -33,6 +33,15 @@ CREATE TABLE removed_accounts (
   original_token_hash TEXT PRIMARY KEY,
   removed_at INTEGER NOT NULL
 );
+)sql",
+    R"sql(
+ALTER TABLE accounts ADD COLUMN kind TEXT NOT NULL DEFAULT 'chats';
+ALTER TABLE accounts ADD COLUMN models TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN default_model TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN base_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN quota_limit INTEGER;
+ALTER TABLE accounts ADD COLUMN quota_remaining INTEGER;
+ALTER TABLE accounts ADD COLUMN quota_reset INTEGER;
 )sql",
 };
 
@@ -226,7 +235,8 @@ Status AccountStore::loadAll(std::vector<StoredAccount>* out) {
   out->clear();
   Statement select(db_.get(),
                    "SELECT id, api_key, refresh_token, original_token_hash, state, cooldown_until,"
-                   " last_error, requests, failures, last_used, created_at"
+                   " last_error, requests, failures, last_used, created_at, kind, models,"
+                   " default_model, base_url, quota_limit, quota_remaining, quota_reset"
                    " FROM accounts ORDER BY id");
   if (!select.prepared()) {
     return fail(select.prepareCode(), "cannot load accounts");
@@ -245,6 +255,13 @@ Status AccountStore::loadAll(std::vector<StoredAccount>* out) {
     a.failures = select.columnInt(8);
     a.lastUsed = select.columnOptionalInt(9);
     a.createdAt = select.columnInt(10);
+    a.kind = select.columnText(11);
+    a.models = select.columnText(12);
+    a.defaultModel = select.columnText(13);
+    a.baseUrl = select.columnText(14);
+    a.quotaLimit = select.columnOptionalInt(15);
+    a.quotaRemaining = select.columnOptionalInt(16);
+    a.quotaReset = select.columnOptionalInt(17);
     out->push_back(std::move(a));
   }
   if (code != SQLITE_DONE) {
@@ -282,8 +299,9 @@ Status AccountStore::insert(const StoredAccount& a, int64_t* id) {
   }
   Statement add(db_.get(),
                 "INSERT INTO accounts (api_key, refresh_token, original_token_hash, state,"
-                " cooldown_until, last_error, requests, failures, last_used, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                " cooldown_until, last_error, requests, failures, last_used, created_at, kind,"
+                " models, default_model, base_url, quota_limit, quota_remaining, quota_reset)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!add.prepared()) {
     return fail(add.prepareCode(), "cannot add account");
   }
@@ -297,6 +315,13 @@ Status AccountStore::insert(const StoredAccount& a, int64_t* id) {
   add.bind(8, a.failures);
   add.bind(9, a.lastUsed);
   add.bind(10, a.createdAt);
+  add.bind(11, a.kind);
+  add.bind(12, a.models);
+  add.bind(13, a.defaultModel);
+  add.bind(14, a.baseUrl);
+  add.bind(15, a.quotaLimit);
+  add.bind(16, a.quotaRemaining);
+  add.bind(17, a.quotaReset);
   code = add.step();
   if (code != SQLITE_DONE) {
     return fail(code, "cannot add account");
@@ -320,13 +345,19 @@ Status AccountStore::write(const WriteBatch& batch) {
   }
   Statement upsert(db_.get(),
                    "INSERT INTO accounts (id, api_key, refresh_token, original_token_hash, state,"
-                   " cooldown_until, last_error, requests, failures, last_used, created_at)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                   " cooldown_until, last_error, requests, failures, last_used, created_at,"
+                   " kind, models, default_model, base_url, quota_limit, quota_remaining,"
+                   " quota_reset)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                    " ON CONFLICT(id) DO UPDATE SET api_key = excluded.api_key,"
                    " refresh_token = excluded.refresh_token, state = excluded.state,"
                    " cooldown_until = excluded.cooldown_until, last_error = excluded.last_error,"
                    " requests = excluded.requests, failures = excluded.failures,"
-                   " last_used = excluded.last_used");
+                   " last_used = excluded.last_used, kind = excluded.kind,"
+                   " models = excluded.models, default_model = excluded.default_model,"
+                   " base_url = excluded.base_url, quota_limit = excluded.quota_limit,"
+                   " quota_remaining = excluded.quota_remaining,"
+                   " quota_reset = excluded.quota_reset");
   if (!upsert.prepared()) {
     return fail(upsert.prepareCode(), "cannot save accounts");
   }
@@ -346,6 +377,13 @@ Status AccountStore::write(const WriteBatch& batch) {
     upsert.bind(9, a.failures);
     upsert.bind(10, a.lastUsed);
     upsert.bind(11, a.createdAt);
+    upsert.bind(12, a.kind);
+    upsert.bind(13, a.models);
+    upsert.bind(14, a.defaultModel);
+    upsert.bind(15, a.baseUrl);
+    upsert.bind(16, a.quotaLimit);
+    upsert.bind(17, a.quotaRemaining);
+    upsert.bind(18, a.quotaReset);
     int code = upsert.step();
     if (code != SQLITE_DONE) {
       return fail(code, "cannot save accounts");

@@ -29,6 +29,14 @@ struct StoredAccount {
   int64_t failures = 0;
   std::optional<int64_t> lastUsed;
   int64_t createdAt = 0;
+  // Since schema 2: the account's kind and, for command accounts, what get-things said last.
+  std::string kind = "chats";  // "chats" or "command"
+  std::string models;          // the models it serves, one per line
+  std::string defaultModel;
+  std::string baseUrl;  // the tenant base URL get-things pointed to; empty: the configured one
+  std::optional<int64_t> quotaLimit;
+  std::optional<int64_t> quotaRemaining;
+  std::optional<int64_t> quotaReset;  // Unix seconds
 };
 
 // An admin deletion: the row goes and a tombstone keeps QD_COOKIE from re-adding it.

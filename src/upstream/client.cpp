@@ -566,6 +566,17 @@ size_t Engine::onHeader(Transfer& t, std::string_view line) {
     t.lastActivity = Clock::now();
     armDeadline(t, t.lastActivity + options_.idleTimeout);
   }
+  if (t.handlers.onHeader && !t.statusReported) {
+    if (auto colon = line.find(':'); colon != std::string_view::npos) {
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
+      while (!value.empty() && (value.back() == '\r' || value.back() == '\n' ||
+                                value.back() == ' '))
+        value.remove_suffix(1);
+      t.handlers.onHeader(line.substr(0, colon), value);
+    }
+  }
   if ((line == "\r\n" || line == "\n") && !t.statusReported) {
     long code = 0;
     curl_easy_getinfo(t.easy.get(), CURLINFO_RESPONSE_CODE, &code);

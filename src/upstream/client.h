@@ -65,6 +65,8 @@ enum class Flow { kContinue, kPause };
 // the Client defers whatever curl forbids inside its callbacks. resume() acts from the loop, so
 // onData never runs inside a resume() call.
 struct Handlers {
+  // Each response header line as it arrives (name as sent, value trimmed); optional.
+  std::function<void(std::string_view name, std::string_view value)> onHeader;
   std::function<void(int status)> onStatus;            // once, when headers are complete
   std::function<Flow(std::string_view bytes)> onData;  // decoded body bytes, in order
   std::function<void(const Result& result)> onDone;    // exactly once, unless cancelled

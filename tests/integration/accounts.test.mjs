@@ -127,7 +127,7 @@ test('start-up exchanges each account once with the web client\'s form and heade
   // Start-up waits for the exchanges: ready as soon as it listens.
   const r = await readyz(gw);
   assert.equal(r.status, 200);
-  assert.deepEqual(r.body.accounts, { usable: 2, active: 2, cooling: 0, exhausted: 0, invalid: 0 });
+  assert.deepEqual(r.body.accounts, { usable: 2, active: 2, cooling: 0, exhausted: 0, invalid: 0, disabled: 0 });
 
   const stats = await emu.stats();
   const exchanges = tokenRequests(stats);

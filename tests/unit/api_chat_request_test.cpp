@@ -96,11 +96,58 @@ TEST(ChatRequest, DropsMessagesWithEmptyOrNullContent) {
   EXPECT_EQ(req.conversation.messages[0].text(), "q");
 }
 
-TEST(ChatRequest, RejectsAnImagePartSayingTheBackendTakesNoImages) {
+TEST(ChatRequest, TakesADataUrlImageAsAnImagePartOfTheUserMessage) {
+  auto req = accepted(body(R"([{"role":"user","content":[{"type":"text","text":"look"},)"
+                           R"({"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}])"));
+  EXPECT_TRUE(req.hasImages);
+  ASSERT_EQ(req.conversation.messages.size(), 1u);
+  const auto& parts = req.conversation.messages[0].parts;
+  ASSERT_EQ(parts.size(), 2u);
+  const auto* image = std::get_if<conversation::Image>(&parts[1]);
+  ASSERT_NE(image, nullptr);
+  EXPECT_EQ(image->dataUrl, "data:image/png;base64,AAAA");
+  EXPECT_EQ(req.conversation.messages[0].text(), "look");
+}
+
+TEST(ChatRequest, AnImageAloneIsNotAnEmptyMessage) {
+  auto req = accepted(body(
+      R"([{"role":"user","content":[{"type":"image_url","image_url":"data:image/jpeg;base64,AA"}]}])"));
+  EXPECT_TRUE(req.hasImages);
+  EXPECT_EQ(req.conversation.messages.size(), 1u);
+}
+
+TEST(ChatRequest, AnImageByHttpUrlIsA400AskingForADataUrl) {
+  auto err = rejected(body(R"([{"role":"user","content":[{"type":"text","text":"look"},)"
+                           R"({"type":"image_url","image_url":{"url":"https://x.test/a.png"}}]}])"));
+  EXPECT_NE(err.message.find("data URL"), std::string::npos) << err.message;
+  EXPECT_EQ(err.param, "messages[0].content[1].image_url.url");
+  EXPECT_EQ(err.code, "image_url_not_supported");
+}
+
+TEST(ChatRequest, AnImageUrlThatIsNoImageDataUrlIsA400) {
   auto err = rejected(body(R"([{"role":"user","content":[{"type":"text","text":"look"},)"
                            R"({"type":"image_url","image_url":{"url":"data:x"}}]}])"));
-  EXPECT_NE(err.message.find("no images"), std::string::npos) << err.message;
-  EXPECT_EQ(err.param, "messages[0].content[1]");
+  EXPECT_NE(err.message.find("data URL"), std::string::npos) << err.message;
+  EXPECT_EQ(err.param, "messages[0].content[1].image_url.url");
+}
+
+TEST(ChatRequest, OnlyUserMessagesCarryImages) {
+  auto err = rejected(body(R"([{"role":"system","content":[{"type":"image_url",)"
+                           R"("image_url":{"url":"data:image/png;base64,AAAA"}}]},)"
+                           R"({"role":"user","content":"hi"}])"));
+  EXPECT_EQ(err.param, "messages[0].content");
+}
+
+TEST(ChatRequest, AModelOutsideTheSeedTableIsLookedUpInTheLiveLists) {
+  const std::string text = R"({"model":"claude-4.5-sonnet","messages":[{"role":"user","content":"hi"}]})";
+  EXPECT_EQ(rejected(text).code, "model_not_found");
+  auto parsed = parseChatRequest(text, [](std::string_view id) {
+    return id == "claude-4.5-sonnet" ? api::liveModel(id) : nullptr;
+  });
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_FALSE(parsed.request().seedModel);
+  EXPECT_EQ(parsed.request().modelInfo->backend, "claude-4.5-sonnet");
+  EXPECT_TRUE(accepted(R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})").seedModel);
 }
 
 TEST(ChatRequest, RejectsOtherNonTextParts) {
