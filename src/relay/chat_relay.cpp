@@ -356,7 +356,10 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
                     "the command backend closed the session: authentication failed (1008)");
       return;
     }
-    if (result.error != upstream::ErrorKind::kNone) return transportFailed(result.error, result.message);
+    // A socket that ends without a close frame, once the session took the query, is the
+    // session closing: the decoder knows whether the answer was complete.
+    if (result.error != upstream::ErrorKind::kNone && (!querySent_ || isTimeout(result.error)))
+      return transportFailed(result.error, result.message);
     commandDecoder_.finish(*this);
     flush();
   }
