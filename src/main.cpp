@@ -33,6 +33,7 @@
 #include "upstream/client.h"
 #include "upstream/ws_client.h"
 #include "accounts/things.h"
+#include "app/doctor.h"
 
 namespace {
 
@@ -116,8 +117,13 @@ void describeMetrics(obs::Metrics& metrics) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bool doctor = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
+    if (arg == "doctor") {
+      doctor = true;
+      continue;
+    }
     if (arg == "--help" || arg == "-h") {
       std::cout << config::helpText();
       return 0;
@@ -137,6 +143,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   const config::Config cfg = std::move(*loaded.config);
+  if (doctor) {
+    // Quiet: the lines it prints are the output; warnings would repeat them.
+    spdlog::set_level(cfg.debug ? spdlog::level::debug : spdlog::level::off);
+    return app::runDoctor(cfg, std::cout);
+  }
 
   // Signals are taken by sigwait below; every thread started from here inherits the mask.
   sigset_t signals;

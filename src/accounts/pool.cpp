@@ -29,6 +29,7 @@ namespace {
 
 bool fits(const Account& a, const Route& route) {
   if (route.kind && a.kind != *route.kind) return false;
+  if (route.account && a.id != *route.account) return false;
   return route.model.empty() || serves(a, route.model, route.seedModel);
 }
 

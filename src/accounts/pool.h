@@ -43,6 +43,7 @@ struct Route {
   std::string_view model;
   bool seedModel = true;
   std::optional<AccountKind> kind;
+  std::optional<int64_t> account;  // only this account (doctor, account tests)
 };
 
 // What GET /admin/accounts shows. Times are Unix seconds.

@@ -136,12 +136,14 @@ bool isTimeout(upstream::ErrorKind kind) {
 // encoder shows them.
 class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversation::EventSink {
  public:
-  ChatCall(ChatRelay& relay, api::ChatRequest request, std::shared_ptr<ChunkSink> sink)
+  ChatCall(ChatRelay& relay, api::ChatRequest request, std::shared_ptr<ChunkSink> sink,
+           std::optional<int64_t> account)
       : relay_(relay),
         conversation_(std::move(request.conversation)),
         model_(*request.modelInfo),
         route_{model_.id, request.seedModel,
-               request.hasImages ? std::optional(accounts::AccountKind::kCommand) : std::nullopt},
+               request.hasImages ? std::optional(accounts::AccountKind::kCommand) : std::nullopt,
+               account},
         sink_(std::move(sink)),
         encoder_(std::make_unique<api::OpenAiAnswer>(
             api::newCompletionId(relay.random_), static_cast<long>(std::time(nullptr)),
@@ -152,9 +154,10 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   void start() {
     sink_->noteModel(conversation_.model);
     using accounts::AccountKind;
-    const bool command = relay_.pool_.offers({model_.id, route_.seedModel, AccountKind::kCommand});
+    const bool command =
+        relay_.pool_.offers({model_.id, route_.seedModel, AccountKind::kCommand, route_.account});
     const bool chats = route_.seedModel && !route_.kind &&
-                       relay_.pool_.offers({model_.id, true, AccountKind::kChats});
+                       relay_.pool_.offers({model_.id, true, AccountKind::kChats, route_.account});
     if (route_.kind && !command) {
       respondError(api::badRequest(
           "The chats backend takes no images, and no command account (QODO_API_KEYS) serves "
@@ -220,7 +223,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
 
   // Why no account could be tried at all.
   std::string noAccountMessage() const {
-    if (!relay_.pool_.offers({route_.model, route_.seedModel, route_.kind}) &&
+    if (!relay_.pool_.offers(route_) &&
         relay_.pool_.counts(accounts::Clock::now()).total() > 0)
       return "No Qodo account serves the model `" + conversation_.model +
              "` right now (GET /v1/models lists what the accounts serve).";
@@ -597,7 +600,8 @@ ChatRelay::ChatRelay(boost::asio::io_context& io, upstream::Client& client,
       activeStreams_(activeStreams),
       random_(std::random_device{}()) {}
 
-void ChatRelay::handle(std::string_view body, std::shared_ptr<ChunkSink> sink) {
+void ChatRelay::handle(std::string_view body, std::shared_ptr<ChunkSink> sink,
+                       std::optional<int64_t> account) {
   auto parsed = api::parseChatRequest(body, [this](std::string_view id) -> const api::ModelInfo* {
     return pool_.listsModel(id) ? api::liveModel(id) : nullptr;
   });
@@ -605,7 +609,8 @@ void ChatRelay::handle(std::string_view body, std::shared_ptr<ChunkSink> sink) {
     sink->respondError(parsed.error());
     return;
   }
-  auto call = std::make_shared<ChatCall>(*this, std::move(parsed.request()), std::move(sink));
+  auto call =
+      std::make_shared<ChatCall>(*this, std::move(parsed.request()), std::move(sink), account);
   call->start();
 }
 

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -49,8 +50,10 @@ class ChatRelay {
   ChatRelay(const ChatRelay&) = delete;
   ChatRelay& operator=(const ChatRelay&) = delete;
 
-  // Answers the POST /v1/chat/completions body through `sink`, now or later.
-  void handle(std::string_view body, std::shared_ptr<ChunkSink> sink);
+  // Answers the POST /v1/chat/completions body through `sink`, now or later. With `account`,
+  // only that account is tried (a check of one account: doctor).
+  void handle(std::string_view body, std::shared_ptr<ChunkSink> sink,
+              std::optional<int64_t> account = std::nullopt);
 
  private:
   friend class ChatCall;

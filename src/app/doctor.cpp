@@ -1,0 +1,234 @@
+#include "app/doctor.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "accounts/merge.h"
+#include "accounts/persister.h"
+#include "accounts/pool.h"
+#include "accounts/refresher.h"
+#include "accounts/things.h"
+#include "obs/metrics.h"
+#include "obs/secrets.h"
+#include "relay/chat_relay.h"
+#include "relay/chunk_sink.h"
+#include "store/account_store.h"
+#include "upstream/client.h"
+#include "upstream/ws_client.h"
+
+namespace app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One account's tiny answer, as the relay delivers it (non-streaming).
+class AnswerSink final : public relay::ChunkSink {
+ public:
+  std::future<std::pair<bool, std::string>> result() { return done_.get_future(); }
+
+  void respondError(const api::ApiError& error) override { set(false, error.message); }
+  void respondJson(std::string body) override {
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(body, ec);
+    std::string text;
+    if (!ec) {
+      const auto* content = parsed.find_pointer("/choices/0/message/content", ec);
+      if (content != nullptr && content->is_string()) text = std::string(content->get_string());
+    }
+    set(true, text);
+  }
+  void startStream() override {}
+  void write(std::string) override {}
+  void finish() override {}
+  size_t pendingBytes() const override { return 0; }
+  void onDrained(std::function<void()>) override {}
+  bool clientGone() const override { return false; }
+  void onClientGone(std::function<void()>) override {}
+  void noteModel(std::string_view) override {}
+  void noteAccount(int64_t) override {}
+  void noteTokens(int64_t, int64_t) override {}
+
+ private:
+  void set(bool ok, std::string text) {
+    if (set_) return;
+    set_ = true;
+    done_.set_value({ok, std::move(text)});
+  }
+  std::promise<std::pair<bool, std::string>> done_;
+  bool set_ = false;
+};
+
+// The model a check asks: the account's default (command) or the seed table's usual one.
+std::string checkModel(const accounts::Account& account) {
+  if (account.kind == accounts::AccountKind::kChats) return "gpt-4o";
+  const auto& models = account.info.models;
+  for (const auto& m : models)
+    if (m == account.info.defaultModel) return m;
+  return models.empty() ? "" : models.front();
+}
+
+std::string quotaText(const accounts::Quota& quota) {
+  if (!quota.remaining && !quota.limit) return "";
+  return ", quota " + (quota.remaining ? std::to_string(*quota.remaining) : "?") + "/" +
+         (quota.limit ? std::to_string(*quota.limit) : "?");
+}
+
+// What to do about a failure, in plain words, after what went wrong.
+std::string advice(const accounts::Account& account) {
+  const bool command = account.kind == accounts::AccountKind::kCommand;
+  switch (account.status.state) {
+    case accounts::State::kInvalid:
+      return command ? " (make a new key: `qodo login`, or Qodo's key management)"
+                     : " (log in to Qodo again and take a new refresh token)";
+    case accounts::State::kExhausted:
+      return " (its usage limit is reached)";
+    case accounts::State::kCooling:
+      return " (it is resting after a rate limit or a used-up quota)";
+    case accounts::State::kDisabled:
+      return " (an admin disabled it)";
+    default:
+      return "";
+  }
+}
+
+std::string oneLine(std::string text, size_t limit = 160) {
+  for (char& c : text)
+    if (c == '\n' || c == '\r') c = ' ';
+  if (text.size() > limit) text = text.substr(0, limit) + "…";
+  return text;
+}
+
+}  // namespace
+
+int runDoctor(const config::Config& cfg, std::ostream& out) {
+  std::unique_ptr<store::AccountStore> store;
+  if (auto status = store::AccountStore::open({cfg.dataDir}, &store); !status.ok()) {
+    out << "note: " << status.message() << "; checking the configured accounts only\n";
+    store.reset();
+  }
+  boost::asio::io_context control;
+  boost::asio::io_context worker;
+  upstream::Options http;
+  http.proxyUrl = cfg.proxyUrl;
+  http.connectTimeout = std::chrono::seconds(cfg.upstreamConnectTimeoutSeconds);
+  http.firstByteTimeout = std::chrono::seconds(cfg.upstreamFirstByteTimeoutSeconds);
+  http.idleTimeout = std::chrono::seconds(cfg.upstreamIdleTimeoutSeconds);
+  upstream::Client controlClient(control, http);
+  upstream::Client workerClient(worker, http);
+  upstream::WsOptions ws;
+  ws.connectTimeout = http.connectTimeout;
+  ws.firstByteTimeout = http.firstByteTimeout;
+  ws.idleTimeout = http.idleTimeout;
+  upstream::WsClient wsClient(worker, ws);
+
+  // Transient failures are not retried here: the first answer is the verdict.
+  accounts::RefresherOptions refresherOptions;
+  refresherOptions.backoffBase = std::chrono::hours(1);
+  accounts::AccountPool pool({config::AccountStrategy::kRandom,
+                              std::chrono::seconds(cfg.rateLimitCookieLockDuration)});
+  accounts::Persister persister(control, pool, store.get());
+  if (auto error = accounts::loadAccounts(store.get(), cfg.accounts, pool,
+                                          accounts::Clock::now());
+      !error.empty()) {
+    out << "error: " << error << "\n";
+    return 1;
+  }
+  if (pool.ids().empty()) {
+    out << "No account is configured: set QD_COOKIE (apiKey=refreshToken, chats backend) or "
+           "QODO_API_KEYS (Qodo API keys, command backend).\n";
+    return 1;
+  }
+  accounts::TokenRefresher refresher(
+      control, pool, persister,
+      accounts::byKind(accounts::firebaseExchanger(controlClient, cfg.firebaseTokenUrl),
+                       accounts::thingsExchanger(controlClient, cfg.qodoCommandUrl)),
+      refresherOptions);
+  obs::Metrics metrics(1);
+  relay::ChatRelay chatRelay(worker, workerClient, wsClient, pool,
+                             relay::RelayOptions{cfg.qodoApiBase + "/v2/chats/chat",
+                                                 cfg.qodoCommandUrl, cfg.chineseChatEnabled,
+                                                 cfg.reasoningHide},
+                             metrics.shard(0), metrics.activeStreams());
+
+  std::thread controlThread([&control] {
+    auto guard = boost::asio::make_work_guard(control);
+    control.run();
+  });
+  std::thread workerThread([&worker] {
+    auto guard = boost::asio::make_work_guard(worker);
+    worker.run();
+  });
+
+  const auto started = Clock::now();
+  refresher.start();
+  refresher.waitForInitial(started + http.connectTimeout + http.firstByteTimeout);
+  const auto credentialsMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+
+  int answered = 0;
+  for (int64_t id : pool.ids()) {
+    auto account = pool.find(id);
+    if (!account) continue;
+    const bool command = account->kind == accounts::AccountKind::kCommand;
+    std::string line = "#" + std::to_string(id) + " " +
+                       (command ? "command " : "chats   ") + obs::maskSecret(account->refreshToken) +
+                       "  ";
+    const bool credential = !account->accessToken.empty();
+    if (!credential) {
+      const std::string why = account->lastError.empty()
+                                  ? (command ? "get-things did not answer" : "the token exchange did not answer")
+                                  : account->lastError;
+      out << line << "FAILED at " << (command ? "get-things" : "token exchange") << ": "
+          << oneLine(why) << advice(*account) << " · " << credentialsMs << " ms\n";
+      continue;
+    }
+    line += command ? "get-things ok (" + std::to_string(account->info.models.size()) + " models" +
+                          quotaText(account->info.quota) + ")"
+                    : std::string("token ok");
+    const std::string model = checkModel(*account);
+    boost::json::object body{{"model", model},
+                             {"messages", boost::json::array{boost::json::object{
+                                              {"role", "user"}, {"content", "Reply with OK."}}}}};
+    auto sink = std::make_shared<AnswerSink>();
+    auto result = sink->result();
+    const auto asked = Clock::now();
+    boost::asio::post(worker, [&chatRelay, sink, id, text = boost::json::serialize(body)] {
+      chatRelay.handle(text, sink, id);
+    });
+    auto [ok, text] = result.get();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - asked).count();
+    if (ok) {
+      ++answered;
+      out << line << " · answer ok from " << model << ": \"" << oneLine(text, 60) << "\" · " << ms
+          << " ms\n";
+    } else {
+      auto now = pool.find(id);
+      out << line << " · FAILED at the answer (" << model << "): " << oneLine(text)
+          << (now ? advice(*now) : "") << " · " << ms << " ms\n";
+    }
+  }
+  out << answered << " of " << pool.ids().size() << " accounts answered.\n";
+
+  std::promise<void> flushed;
+  boost::asio::post(control, [&] {
+    persister.flush();
+    flushed.set_value();
+  });
+  flushed.get_future().wait_for(std::chrono::seconds(10));
+  worker.stop();
+  control.stop();
+  workerThread.join();
+  controlThread.join();
+  return answered > 0 ? 0 : 1;
+}
+
+}  // namespace app
