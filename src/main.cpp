@@ -65,7 +65,7 @@ class WorkerHandler final : public http::Handler {
         ws_(io, wsOptions(cfg)),
         relay_(io, client_, ws_, pool,
                relay::RelayOptions{cfg.qodoApiBase + "/v2/chats/chat", cfg.qodoCommandUrl,
-                                   cfg.chineseChatEnabled, cfg.reasoningHide},
+                                   cfg.chineseChatEnabled, cfg.reasoningHide, cfg.recordDir},
                shard, activeStreams),
         admin_(io, pool),
         gateway_(services, routes()) {}

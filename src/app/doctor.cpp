@@ -155,7 +155,7 @@ int runDoctor(const config::Config& cfg, std::ostream& out) {
   relay::ChatRelay chatRelay(worker, workerClient, wsClient, pool,
                              relay::RelayOptions{cfg.qodoApiBase + "/v2/chats/chat",
                                                  cfg.qodoCommandUrl, cfg.chineseChatEnabled,
-                                                 cfg.reasoningHide},
+                                                 cfg.reasoningHide, cfg.recordDir},
                              metrics.shard(0), metrics.activeStreams());
 
   std::thread controlThread([&control] {

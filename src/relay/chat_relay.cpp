@@ -20,6 +20,7 @@
 #include "qodo/command_query.h"
 #include "qodo/failure.h"
 #include "qodo/uuid.h"
+#include "relay/recorder.h"
 #include "relay/usage.h"
 #include "upstream/client.h"
 #include "upstream/ws_client.h"
@@ -248,6 +249,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     contentText_.clear();
     attemptOver_ = false;
     querySent_ = false;
+    recorder_.reset();
   }
 
   void startTransfer() {
@@ -260,9 +262,16 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     // (a Firebase ID token is ~1 KB).
     std::string().swap(lease_->accessToken);
     request.body = body_;
+    if (!relay_.options_.recordDir.empty()) {
+      recorder_ = Recorder::open(relay_.options_.recordDir, "chats");
+      if (recorder_) recorder_->request("POST", request.url, request.headers, *body_);
+    }
     auto self = shared_from_this();
     upstream::Handlers handlers;
-    handlers.onStatus = [self](int status) { self->status_ = status; };
+    handlers.onStatus = [self](int status) {
+      self->status_ = status;
+      if (self->recorder_) self->recorder_->status(status);
+    };
     handlers.onData = [self](std::string_view bytes) { return self->onData(bytes); };
     handlers.onDone = [self](const upstream::Result& result) { self->onDone(result); };
     transfer_ = relay_.client_.start(std::move(request), std::move(handlers));
@@ -277,6 +286,10 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
                   "?session_id=" + sessionId + "&request_id=" + qodo::newUuid4(relay_.random_);
     request.headers = {"Authorization: Bearer " + lease_->accessToken};
     std::string().swap(lease_->accessToken);
+    if (!relay_.options_.recordDir.empty()) {
+      recorder_ = Recorder::open(relay_.options_.recordDir, "command");
+      if (recorder_) recorder_->request("GET", request.url, request.headers, "");
+    }
     auto self = shared_from_this();
     upstream::WsHandlers handlers;
     handlers.onFrame = [self](std::string_view frame) { return self->onFrame(frame); };
@@ -294,6 +307,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
 
   upstream::Flow onData(std::string_view bytes) {
     if (attemptOver_ || finished_) return upstream::Flow::kContinue;
+    if (recorder_) recorder_->data(bytes);
     if (status_ != 200) {
       errorBody_.append(
           bytes.substr(0, kErrorBodyBytes - std::min(kErrorBodyBytes, errorBody_.size())));
@@ -305,17 +319,21 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
 
   upstream::Flow onFrame(std::string_view frame) {
     if (attemptOver_ || finished_) return upstream::Flow::kContinue;
+    if (recorder_) recorder_->frame(frame);
     if (!querySent_) {
       // Until the server is Ready only an error frame means something.
       if (qodo::isReadyFrame(frame)) {
         querySent_ = true;
+        if (recorder_) recorder_->sent(*queryFrame_);
         session_.send(*queryFrame_);
         return upstream::Flow::kContinue;
       }
     }
     commandDecoder_.feed(frame, *this);
-    if (std::string reply = commandDecoder_.takeOutgoing(); !reply.empty() && !attemptOver_)
+    if (std::string reply = commandDecoder_.takeOutgoing(); !reply.empty() && !attemptOver_) {
+      if (recorder_) recorder_->sent(reply);
       session_.send(std::move(reply));
+    }
     return afterRead([](ChatCall& call) { call.session_.resume(); });
   }
 
@@ -441,6 +459,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
       // The first 401: one refresh of this account, then the same call again.
       attemptOver_ = true;
       relay_.metrics_.count("qodo2api_upstream_attempts_total", "outcome=\"invalid_token\"");
+      if (recorder_) recorder_->end(message + " (refreshing the token, then again)");
       // A strong reference: once this transfer ends, nothing else keeps the call alive while
       // the exchange runs, and the client would wait for ever.
       auto& io = relay_.io_;
@@ -454,6 +473,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     if (failure == qodo::Failure::kChineseDetected) {
       attemptOver_ = true;
       relay_.metrics_.count("qodo2api_upstream_attempts_total", "outcome=\"chinese_detected\"");
+      if (recorder_) recorder_->end(message);
       releaseLease(accounts::Outcome::kNeutral, "");
       const std::string text =
           "The Qodo backend refused this conversation because it is in Chinese. Set "
@@ -492,6 +512,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     spdlog::warn("upstream attempt failed: account={} kind={} outcome={} error=\"{}\"",
                  lease_ ? lease_->accountId : 0, command ? "command" : "chats", label, message);
     releaseLease(outcome, message);
+    if (recorder_) recorder_->end(message);
     lastFailure_[command ? 1 : 0] = std::move(message);
     // Accounts that failed in different ways say nothing about the backend as a whole: 503.
     finalKind_ = failedAttempts_++ == 0 || finalKind_ == kind ? kind : FinalKind::kAccount;
@@ -509,6 +530,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     session_.cancel();
     relay_.metrics_.count("qodo2api_upstream_attempts_total", "outcome=\"success\"");
     releaseLease(accounts::Outcome::kSuccess, "");
+    if (recorder_) recorder_->end("answered");
     finished_ = true;
     const api::Usage usage{
         static_cast<long>(promptTokens_),
@@ -544,6 +566,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     finished_ = true;
     stopBackend();
     relay_.metrics_.count("qodo2api_upstream_attempts_total", "outcome=\"client_gone\"");
+    if (recorder_) recorder_->end("client_gone");
     // The client left; the account did nothing wrong.
     if (!attemptOver_) releaseLease(accounts::Outcome::kNeutral, "");
     if (committed_) --relay_.activeStreams_;
@@ -579,6 +602,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   qodo::ChatsDecoder decoder_;
   qodo::CommandDecoder commandDecoder_;
   bool querySent_ = false;
+  std::unique_ptr<Recorder> recorder_;  // RECORD_DIR
   std::string reasoningText_;
   std::string contentText_;
   std::string out_;  // what the encoder wrote and the client has not been sent yet

@@ -36,6 +36,7 @@ struct RelayOptions {
   std::string commandUrl;  // QODO_COMMAND_URL (a command account's tenant base URL wins)
   bool chineseChatEnabled = true;
   bool reasoningHide = false;
+  std::string recordDir;  // RECORD_DIR: each backend exchange as JSON lines; empty: off
   // A client with more than this queued and unread pauses the backend transfer.
   size_t maxPendingBytes = 64 * 1024;
   size_t maxLineBytes = 1024 * 1024;

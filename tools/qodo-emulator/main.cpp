@@ -19,7 +19,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: qodo-emulator [--port N] [--host ADDR] [--threads N] [--scenario FILE.json]\n"
-    "                     [--events N] [--interval-ms N] [--text WORD]\n"
+    "                     [--events N] [--interval-ms N] [--text WORD] [--replay FILE.jsonl]\n"
     "Prints 'listening on <port>' once ready. See tools/qodo-emulator/README.md.\n";
 
 [[noreturn]] void usageError(const std::string& message) {
@@ -82,6 +82,12 @@ int main(int argc, char** argv) {
       options.cliDefaults.events = toInt(arg, value, 0, 100000000);
     } else if (arg == "--interval-ms") {
       options.cliDefaults.intervalMs = toInt(arg, value, 0, 86400000);
+    } else if (arg == "--replay") {
+      try {
+        options.replay = std::make_shared<const emu::Recording>(emu::loadRecording(value));
+      } catch (const std::exception& e) {
+        usageError(std::string("replay: ") + e.what());
+      }
     } else if (arg == "--text") {
       options.cliDefaults.word = value;
     } else {

@@ -575,7 +575,89 @@ class Session {
   // Ready → the client's UserQuery → UserResponse frames → (a client tool call → Ready → its
   // IDERetrievalAnswer → more text) → EndNode → Ready. The socket then belongs to the session.
 
+  // ---- --replay: a recorded exchange, byte for byte -------------------------------------------
+
+  // Sleeps until `at` after `start`, never longer than kMaxGap at a time.
+  net::awaitable<void> paceTo(net::steady_timer& timer, Clock::time_point& last,
+                              std::chrono::milliseconds at, Clock::time_point start) {
+    auto due = start + at;
+    if (due > last + kMaxGap) due = last + kMaxGap;
+    if (due > Clock::now()) {
+      timer.expires_at(due);
+      co_await timer.async_wait(kTuple);
+    }
+    last = Clock::now();
+  }
+
+  net::awaitable<bool> replayChat(Request& req) {
+    const Recording& r = *options_.replay;
+    const std::uint64_t id = registry_.record(json::object{{"kind", "replay"}, {"backend", "chats"}});
+    registry_.count("replay_requests");
+    ChunkedBody body(sock_, false);
+    if (!co_await body.header(static_cast<http::status>(r.status), "text/plain; charset=utf-8",
+                              false, false)) {
+      registry_.finish(id, "", "replay_client_closed");
+      co_return false;
+    }
+    net::steady_timer timer(sock_.get_executor());
+    const auto start = Clock::now();
+    auto last = start;
+    for (const auto& step : r.steps) {
+      if (step.kind != ReplayStep::Kind::kData) continue;
+      co_await paceTo(timer, last, step.at, start);
+      if (!co_await body.raw(step.bytes)) {
+        registry_.finish(id, "", "replay_client_closed");
+        co_return false;
+      }
+    }
+    co_await body.finish();
+    registry_.finish(id, "", "replay_completed");
+    co_return false;
+  }
+
+  net::awaitable<bool> replaySession(Request& req) {
+    const Recording& r = *options_.replay;
+    const std::uint64_t id = registry_.record(json::object{{"kind", "replay"}, {"backend", "command"}});
+    registry_.count("replay_requests");
+    websocket::stream<tcp::socket> ws(std::move(sock_));
+    auto [aec] = co_await ws.async_accept(req, kTuple);
+    if (aec) {
+      registry_.finish(id, "", "replay_client_closed");
+      co_return false;
+    }
+    net::steady_timer timer(ws.get_executor());
+    const auto start = Clock::now();
+    auto last = start;
+    boost::beast::flat_buffer in;
+    for (const auto& step : r.steps) {
+      if (step.kind == ReplayStep::Kind::kAwaitClient) {
+        in.clear();
+        auto [ec, n] = co_await ws.async_read(in, kTuple);
+        if (ec) {
+          registry_.finish(id, "", "replay_client_closed");
+          co_return false;
+        }
+        registry_.annotate(id, "client_frame", boost::beast::buffers_to_string(in.data()));
+        last = Clock::now();
+        continue;
+      }
+      if (step.kind != ReplayStep::Kind::kFrame) continue;
+      co_await paceTo(timer, last, step.at, start);
+      ws.text(true);
+      auto [ec, n] = co_await ws.async_write(net::buffer(step.bytes), kTuple);
+      if (ec) {
+        registry_.finish(id, "", "replay_client_closed");
+        co_return false;
+      }
+    }
+    // The recording ends where the gateway stopped reading; closing says the same.
+    co_await ws.async_close(websocket::close_code::normal, kTuple);
+    registry_.finish(id, "", "replay_completed");
+    co_return false;
+  }
+
   net::awaitable<bool> commandSession(Request& req) {
+    if (options_.replay && options_.replay->backend == "command") co_return co_await replaySession(req);
     KeyGrant<SessionBehaviour> grant = registry_.authorizeSession(bearerOf(req));
     const std::uint64_t id = registry_.record(keyRecord("session", req, grant.account));
     registry_.count("command_sessions", grant.account);
@@ -691,6 +773,7 @@ class Session {
 
   net::awaitable<bool> chat(Request& req) {
     bool keep = req.keep_alive();
+    if (options_.replay && options_.replay->backend == "chats") co_return co_await replayChat(req);
     std::string auth(req[http::field::authorization]);
     std::string accessToken = auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : auth;
     ChatGrant grant = registry_.authorizeChat(accessToken, Clock::now());

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "registry.h"
+#include "replay.h"
 #include "scenario.h"
 
 namespace emu {
@@ -20,6 +21,7 @@ struct ServerOptions {
   unsigned short port = 0;
   int threads = 1;
   ChatBehaviour cliDefaults;  // what a scenario posted at run time refines
+  std::shared_ptr<const Recording> replay;  // --replay: every chat or session serves it
 };
 
 class Server {
