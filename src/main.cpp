@@ -51,6 +51,7 @@ upstream::WsOptions wsOptions(const config::Config& cfg) {
   o.connectTimeout = std::chrono::seconds(cfg.upstreamConnectTimeoutSeconds);
   o.firstByteTimeout = std::chrono::seconds(cfg.upstreamFirstByteTimeoutSeconds);
   o.idleTimeout = std::chrono::seconds(cfg.upstreamIdleTimeoutSeconds);
+  o.proxyUrl = cfg.proxyUrl;
   return o;
 }
 

@@ -76,6 +76,16 @@ bool AccountPool::listsModel(std::string_view model) const {
   return false;
 }
 
+size_t AccountPool::unlistedCommandAccounts() const {
+  std::lock_guard lock(mutex_);
+  size_t n = 0;
+  for (const auto& a : accounts_)
+    if (a.kind == AccountKind::kCommand && a.info.models.empty() &&
+        a.status.state != State::kDisabled && a.status.state != State::kInvalid)
+      ++n;
+  return n;
+}
+
 std::vector<std::string> AccountPool::liveModels() const {
   std::vector<std::string> out;
   {

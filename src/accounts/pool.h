@@ -133,6 +133,8 @@ class AccountPool {
   bool offers(Route route) const;
   // Whether a command account, in any state, lists `model` (the model exists for a request).
   bool listsModel(std::string_view model) const;
+  // Command accounts (not disabled or invalid) whose get-things has not listed models yet.
+  size_t unlistedCommandAccounts() const;
   // The models command accounts list now (not disabled or invalid), sorted, without repeats.
   std::vector<std::string> liveModels() const;
   // Applies the outcome (state, counters, last error, last used) and ends the lease. A lease on

@@ -88,7 +88,8 @@ ExchangeResult parseThingsResponse(int status, std::string_view body, std::strin
                                    const Quota& quota) {
   ExchangeResult result;
   if (status != 200) {
-    result.error = errorText(status, body);
+    result.error = status == 407 ? "the proxy (PROXY_URL) wants other credentials: HTTP 407"
+                                 : errorText(status, body);
     result.status = status == 401 || status == 403 ? ExchangeStatus::kRejected
                                                    : ExchangeStatus::kTransient;
     return result;

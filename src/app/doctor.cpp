@@ -127,6 +127,7 @@ int runDoctor(const config::Config& cfg, std::ostream& out) {
   ws.connectTimeout = http.connectTimeout;
   ws.firstByteTimeout = http.firstByteTimeout;
   ws.idleTimeout = http.idleTimeout;
+  ws.proxyUrl = cfg.proxyUrl;
   upstream::WsClient wsClient(worker, ws);
 
   // Transient failures are not retried here: the first answer is the verdict.

@@ -630,6 +630,17 @@ void ChatRelay::handle(std::string_view body, std::shared_ptr<ChunkSink> sink,
     return pool_.listsModel(id) ? api::liveModel(id) : nullptr;
   });
   if (!parsed) {
+    // A model no list names may be one a command account would list once its get-things
+    // answers: say so rather than that the model does not exist.
+    if (parsed.error().code == "model_not_found") {
+      if (const size_t waiting = pool_.unlistedCommandAccounts(); waiting > 0) {
+        sink->respondError(api::noAccount(
+            "The model is in no account's list yet: " + std::to_string(waiting) +
+            " command account(s) have not listed their models (get-things is failing or has "
+            "not answered; GET /admin/accounts shows why)."));
+        return;
+      }
+    }
     sink->respondError(parsed.error());
     return;
   }

@@ -16,7 +16,10 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <deque>
+#include <optional>
 #include <unordered_set>
+
+#include "upstream/curl_tunnel.h"
 
 namespace upstream {
 namespace {
@@ -96,6 +99,10 @@ struct WsClient::Impl {
 
 namespace {
 
+using PlainStream = websocket::stream<beast::tcp_stream>;
+using TlsStream = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+using TunnelStream = websocket::stream<CurlTunnel>;
+
 template <typename Stream>
 class Session final : public WsHandle::State, public std::enable_shared_from_this<Session<Stream>> {
  public:
@@ -108,7 +115,12 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
         handlers_(std::move(handlers)),
         ws_(std::forward<Args>(streamArgs)...),
         deadline_(client.io),
-        resumed_(client.io) {}
+        resumed_(client.io),
+        opened_(client.io) {}
+
+  ~Session() override {
+    if (mailbox_) mailbox_->close();
+  }
 
   asio::awaitable<void> run() {
     auto self = this->shared_from_this();
@@ -141,12 +153,44 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
  private:
   auto& lowest() { return beast::get_lowest_layer(ws_); }
 
+  static constexpr bool kTunnel = std::is_same_v<Stream, TunnelStream>;
+
   void closeSocket() {
     deadline_.cancel();
     resumed_.cancel();
-    beast::error_code ec;
-    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
-    lowest().socket().close(ec);
+    if constexpr (kTunnel) {
+      if (mailbox_) mailbox_->close();
+      opened_.cancel();
+      lowest().close();
+    } else {
+      beast::error_code ec;
+      lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+      lowest().socket().close(ec);
+    }
+  }
+
+  // PROXY_URL: libcurl opens the connection on a helper thread; this waits for it.
+  asio::awaitable<std::optional<WsResult>> openTunnel() {
+    std::weak_ptr<Session> weak = this->shared_from_this();
+    mailbox_ = std::make_shared<TunnelMailbox>(client_.io, [weak](TunnelResult r) {
+      auto self = weak.lock();
+      if (!self || self->cancelled_) return;
+      self->tunnel_ = std::move(r);
+      self->opened_.cancel();
+    });
+    upstream::openTunnel((target_.tls ? "https://" : "http://") + target_.host + ":" + target_.port,
+                         client_.options.proxyUrl, client_.options.connectTimeout, mailbox_);
+    while (!tunnel_ && !cancelled_) {
+      opened_.expires_at(asio::steady_timer::time_point::max());
+      co_await opened_.async_wait(kTuple);
+    }
+    if (cancelled_) co_return WsResult{};
+    TunnelResult opened = std::move(*tunnel_);
+    tunnel_.reset();
+    if (opened.error != ErrorKind::kNone) co_return fail(opened.error, opened.message);
+    if (!lowest().adopt(std::move(opened.easy)))
+      co_return fail(ErrorKind::kProxy, "the proxy tunnel's socket could not be used");
+    co_return std::nullopt;
   }
 
   // The frame-level deadline: fires `kind` unless a frame arrives first.
@@ -164,17 +208,23 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
 
   asio::awaitable<WsResult> converse() {
     WsResult result;
-    tcp::resolver resolver(client_.io);
-    lowest().expires_after(client_.options.connectTimeout);
-    auto [rec, endpoints] = co_await resolver.async_resolve(target_.host, target_.port, kTuple);
-    // After a cancel nothing of the client may be touched: it may be gone.
-    if (cancelled_) co_return result;
-    if (rec)
-      co_return fail(ErrorKind::kConnect, "cannot resolve " + target_.host + ": " + rec.message());
-    auto [cec, endpoint] = co_await lowest().async_connect(endpoints, kTuple);
-    if (cancelled_) co_return result;
-    if (cec) co_return connectFailure(cec, "cannot connect to " + target_.host);
-    if constexpr (!std::is_same_v<Stream, websocket::stream<beast::tcp_stream>>) {
+    if constexpr (kTunnel) {
+      auto failed = co_await openTunnel();
+      if (cancelled_) co_return result;
+      if (failed) co_return *failed;
+    } else {
+      tcp::resolver resolver(client_.io);
+      lowest().expires_after(client_.options.connectTimeout);
+      auto [rec, endpoints] = co_await resolver.async_resolve(target_.host, target_.port, kTuple);
+      // After a cancel nothing of the client may be touched: it may be gone.
+      if (cancelled_) co_return result;
+      if (rec)
+        co_return fail(ErrorKind::kConnect, "cannot resolve " + target_.host + ": " + rec.message());
+      auto [cec, endpoint] = co_await lowest().async_connect(endpoints, kTuple);
+      if (cancelled_) co_return result;
+      if (cec) co_return connectFailure(cec, "cannot connect to " + target_.host);
+    }
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
       if (!SSL_set_tlsext_host_name(ws_.next_layer().native_handle(), target_.host.c_str()))
         co_return fail(ErrorKind::kTls, "TLS: cannot set the server name");
       ws_.next_layer().set_verify_callback(asio::ssl::host_name_verification(target_.host));
@@ -185,7 +235,7 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
         co_return connectFailure(hec, "TLS handshake with " + target_.host + " failed",
                                  ErrorKind::kTls);
     }
-    lowest().expires_never();
+    if constexpr (!kTunnel) lowest().expires_never();
     websocket::stream_base::timeout timeout;
     timeout.handshake_timeout = client_.options.connectTimeout;
     timeout.idle_timeout = kPingIdle;
@@ -321,10 +371,11 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
   bool writing_ = false;
   bool paused_ = false;
   bool cancelled_ = false;
+  // PROXY_URL only.
+  std::shared_ptr<TunnelMailbox> mailbox_;
+  std::optional<TunnelResult> tunnel_;
+  asio::steady_timer opened_;
 };
-
-using PlainStream = websocket::stream<beast::tcp_stream>;
-using TlsStream = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace
 
@@ -346,7 +397,12 @@ WsHandle WsClient::start(WsRequest request, WsHandlers handlers) {
     return WsHandle();
   }
   std::shared_ptr<WsHandle::State> state;
-  if (target->tls) {
+  if (!impl_->options.proxyUrl.empty()) {
+    auto s = std::make_shared<Session<TunnelStream>>(*impl_, *target, std::move(request),
+                                                     std::move(handlers), impl_->io);
+    asio::co_spawn(impl_->io, s->run(), asio::detached);
+    state = s;
+  } else if (target->tls) {
     auto s = std::make_shared<Session<TlsStream>>(*impl_, *target, std::move(request),
                                                   std::move(handlers), impl_->io, impl_->tls);
     asio::co_spawn(impl_->io, s->run(), asio::detached);

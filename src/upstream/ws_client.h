@@ -6,6 +6,7 @@
 // answers the server's. A frame-level deadline fails the session: the first-byte timeout from
 // the upgrade or a send to the next frame, the idle timeout between frames. cancel() closes the
 // socket at once and calls nothing more. Every call and callback is on the io_context's thread.
+// With a proxy, libcurl opens the connection (and the TLS for wss://) and hands it over.
 #pragma once
 
 #include <chrono>
@@ -29,6 +30,9 @@ struct WsOptions {
   std::chrono::milliseconds firstByteTimeout{120000};  // upgrade or send → the next frame
   std::chrono::milliseconds idleTimeout{60000};        // longest silence between frames
   size_t maxFrameBytes = 4 * 1024 * 1024;              // a bigger message fails the session
+  // PROXY_URL: empty, direct; else the session runs through a tunnel libcurl opens
+  // (upstream/curl_tunnel.h): http://, https://, socks5://, socks5h://, with user:pass@.
+  std::string proxyUrl;
 };
 
 struct WsRequest {

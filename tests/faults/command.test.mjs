@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startScriptedEmulator, startGateway, startEmulator, sleep } from '../lib/harness.mjs';
+import { httpProxy, socksProxy } from '../lib/proxies.mjs';
 
 const admin = { Authorization: 'Bearer adm' };
 const K = (name) => `qk-${name}-7d1e0c95ab3f`;  // long enough to be masked, not hidden whole
@@ -282,4 +283,64 @@ test('admin: add a key (checked with get-things), a refused key is a 400, bulk i
   assert.equal(list.length, 4);
   const r = await chat(gw);
   assert.equal(r.status, 200);
+});
+
+test('PROXY_URL carries get-things and the WebSocket sessions (a tunnel libcurl opens), with auth', async (t) => {
+  const emu = await startScriptedEmulator(t, 'x', { default: { session: { events: 3, interval_ms: 1 } } });
+  const proxy = await httpProxy(t, 'user:p@ss');
+  const gw = await gateway(t, emu, [K('a')], { PROXY_URL: proxy.url.replace('//', '//user:p%40ss@') });
+  await until('ready', async () => (await fetch(`${gw.url}/readyz`)).status === 200);
+  for (const stream of [false, true]) {
+    const r = await chat(gw, { stream });
+    assert.equal(r.status, 200);
+    const content = stream ? (await streamed(r)).content : (await r.json()).choices[0].message.content;
+    assert.equal(content, 'tok0 tok1 tok2');
+  }
+  const target = `127.0.0.1:${emu.port}`;
+  assert.deepEqual(proxy.seen, ['GET /v2/info/get-things', `CONNECT ${target}`, `CONNECT ${target}`]);
+  assert.equal((await emu.stats()).counters.session_completed, 2);
+  assert.ok(!gw.proc.output.includes('p@ss') && !gw.proc.output.includes('p%40ss'), 'no proxy password in the log');
+
+  // A session cut by the client is closed through the tunnel too.
+  await fetch(`${emu.url}/_emulator/scenario`, { method: 'POST', body: JSON.stringify({ api_key: 'x', default: { session: { events: 400, interval_ms: 5 } } }) });
+  const res = await chat(gw, { stream: true });
+  const reader = res.body.getReader();
+  await reader.read();
+  await reader.read();
+  await reader.cancel();
+  await until('the emulator sees the session closed', async () => (await emu.stats()).counters.session_client_closed, 3000);
+
+  // The proxy dies: a quick 502 that names it.
+  proxy.kill();
+  const started = Date.now();
+  const dead = await chat(gw);
+  assert.ok(Date.now() - started < 5000, `answered after ${Date.now() - started} ms`);
+  assert.equal(dead.status, 502);
+  assert.match((await dead.json()).error.message, /proxy/i);
+});
+
+test('PROXY_URL with a wrong password: get-things fails naming the proxy, requests say why', async (t) => {
+  const emu = await startScriptedEmulator(t, 'x', { default: { session: { events: 1, interval_ms: 0 } } });
+  const proxy = await httpProxy(t, 'user:right');
+  const gw = await gateway(t, emu, [K('a')], { PROXY_URL: proxy.url.replace('//', '//user:wrong@') });
+  const a = await until('get-things failed', async () => (await accounts(gw))[0].last_error, 5000);
+  assert.match(a, /proxy/i);
+  const r = await chat(gw);
+  assert.equal(r.status, 503);
+  assert.match((await r.json()).error.message, /1 command account\(s\) have not listed their models/);
+});
+
+test('PROXY_URL socks5h: the proxy resolves the command backend\'s name for get-things and sessions', async (t) => {
+  const emu = await startScriptedEmulator(t, 'x', { default: { session: { events: 2, interval_ms: 0 } } });
+  const proxy = await socksProxy(t, { 'command.emulator.invalid': '127.0.0.1' });
+  const gw = await gateway(t, emu, [K('a')], {
+    PROXY_URL: `socks5h://127.0.0.1:${proxy.port}`,
+    QODO_COMMAND_URL: `http://command.emulator.invalid:${emu.port}`,
+  });
+  await until('ready', async () => (await fetch(`${gw.url}/readyz`)).status === 200);
+  const r = await chat(gw, { stream: true });
+  assert.equal(r.status, 200);
+  assert.equal((await streamed(r)).content, 'tok0 tok1');
+  assert.ok(proxy.seen.length >= 2, proxy.seen.join(' '));
+  assert.ok(proxy.seen.every((d) => d === `command.emulator.invalid:${emu.port}`), proxy.seen.join(' '));
 });

@@ -1,6 +1,7 @@
 // Accounts, tokens, the admin API, persistence and the backend connection (proxy, cancel,
 // backpressure), through the built gateway against the emulator (issue: accounts and the
 // backend connection).
+import { socksProxy } from '../lib/proxies.mjs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -618,59 +619,6 @@ async function forwardProxy(t, auth) {
   };
   t.after(kill);
   return { url: `http://127.0.0.1:${server.address().port}`, seen, kill };
-}
-
-// A SOCKS5 proxy (no authentication, CONNECT only) that resolves the names it is given through
-// `hosts`, recording every destination as "host:port".
-async function socksProxy(t, hosts = {}) {
-  const seen = [];
-  const sockets = new Set();
-  const server = net.createServer((client) => {
-    sockets.add(client);
-    client.on('close', () => sockets.delete(client));
-    client.on('error', () => {});
-    let buf = Buffer.alloc(0);
-    let stage = 'greeting';
-    const onData = (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (stage === 'greeting') {
-        if (buf.length < 2 || buf.length < 2 + buf[1]) return;
-        buf = buf.subarray(2 + buf[1]);
-        client.write(Buffer.from([5, 0]));
-        stage = 'request';
-      }
-      if (stage === 'request') {
-        if (buf.length < 5) return;
-        let host;
-        let end;
-        if (buf[3] === 1) { end = 10; host = [...buf.subarray(4, 8)].join('.'); }
-        else if (buf[3] === 3) { end = 5 + buf[4] + 2; host = buf.subarray(5, 5 + buf[4]).toString(); }
-        else { client.destroy(); return; }
-        if (buf.length < end) return;
-        const port = buf.readUInt16BE(end - 2);
-        const rest = buf.subarray(end);
-        stage = 'piping';
-        client.off('data', onData);
-        seen.push(`${host}:${port}`);
-        const up = net.connect(port, hosts[host] ?? host, () => {
-          client.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]));
-          if (rest.length) up.write(rest);
-          client.pipe(up);
-          up.pipe(client);
-        });
-        sockets.add(up);
-        up.on('close', () => { sockets.delete(up); client.destroy(); });
-        up.on('error', () => client.end(Buffer.from([5, 5, 0, 1, 0, 0, 0, 0, 0, 0])));
-      }
-    };
-    client.on('data', onData);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    server.close();
-    for (const s of sockets) s.destroy();
-  });
-  return { port: server.address().port, seen };
 }
 
 async function closedPort() {
