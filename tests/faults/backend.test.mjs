@@ -3,6 +3,7 @@
 // at each phase against the first-byte and idle timeouts, cuts mid-line, garbage, an oversize
 // line and a gzip bomb (memory bounded), a dead proxy.
 import { test } from 'node:test';
+import { httpProxy } from '../lib/proxies.mjs';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
@@ -214,29 +215,9 @@ test('a gzip bomb from the backend: bounded memory, an error for the client, the
   await waitNoActiveStreams(gw);
 });
 
-// A forward proxy that can be shut down while the gateway runs.
-async function forwardProxy(t) {
-  const sockets = new Set();
-  const server = http.createServer((req, res) => {
-    const target = new URL(req.url);
-    const up = http.request({ host: target.hostname, port: target.port, method: req.method,
-      path: target.pathname + target.search, headers: req.headers }, (ur) => {
-      res.writeHead(ur.statusCode, ur.headers);
-      ur.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const kill = () => { server.close(); for (const s of sockets) s.destroy(); };
-  t.after(kill);
-  return { url: `http://127.0.0.1:${server.address().port}`, kill };
-}
-
 test('PROXY_URL at a proxy that died: a quick 502 that names the proxy, on every account', async (t) => {
   const emu = await emulator(t, {}, ARGS);
-  const proxy = await forwardProxy(t);
+  const proxy = await httpProxy(t);
   const gw = await gateway(t, emu, [token('rt-p1'), token('rt-p2')], { PROXY_URL: proxy.url });
   await waitReady(gw, 2);
   assert.equal((await chat(gw)).status, 200);
