@@ -21,6 +21,7 @@ enum class Failure {
   kBackendError,     // any other non-2xx, or an unexpected error in the answer
   kOversize,         // a line or frame beyond the gateway's limit: the answer is unusable
   kNoText,           // the answer ended without any text
+  kUnreadable,       // a frame that is not the backend's protocol (not JSON): garbage
 };
 
 enum class EventKind {

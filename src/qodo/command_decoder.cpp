@@ -136,7 +136,7 @@ bool CommandDecoder::handle(std::string_view frame, conversation::EventSink& sin
   const json::value value = json::parse(frame, ec, &resource, options);
   const json::object* object = ec ? nullptr : value.if_object();
   if (object == nullptr)
-    return fail(Failure::kBackendError, "the backend sent a frame that is not a JSON object", sink);
+    return fail(Failure::kUnreadable, "the backend sent a frame that is not a JSON object", sink);
 
   if (auto error = errorText(*object)) {
     if (containsNoCase(*error, "resume")) return true;

@@ -81,6 +81,8 @@ std::string_view describe(Failure failure) {
       return "unexpected backend error";
     case Failure::kOversize:
       return "the backend sent more than the gateway takes in one piece";
+    case Failure::kUnreadable:
+      return "the backend sent something that is not its protocol";
     case Failure::kNoText:
       return "the backend answered without any text";
   }

@@ -84,6 +84,7 @@ accounts::Outcome outcomeOf(qodo::Failure failure) {
     case qodo::Failure::kBackendError:
     case qodo::Failure::kOversize:
     case qodo::Failure::kNoText:
+    case qodo::Failure::kUnreadable:
       break;
   }
   return accounts::Outcome::kFailure;
@@ -111,6 +112,8 @@ std::string_view failureLabel(qodo::Failure failure) {
       return "line_too_long";
     case qodo::Failure::kNoText:
       return "no_text";
+    case qodo::Failure::kUnreadable:
+      return "unreadable";
   }
   return "backend_error";
 }
@@ -118,7 +121,8 @@ std::string_view failureLabel(qodo::Failure failure) {
 // An answer the gateway could not use (a line beyond the limit, no text) is the backend's
 // fault as a whole (502); any other failure is the account's.
 FinalKind finalKindOf(qodo::Failure failure) {
-  return failure == qodo::Failure::kOversize || failure == qodo::Failure::kNoText
+  return failure == qodo::Failure::kOversize || failure == qodo::Failure::kNoText ||
+                 failure == qodo::Failure::kUnreadable
              ? FinalKind::kGateway
              : FinalKind::kAccount;
 }

@@ -344,3 +344,18 @@ test('PROXY_URL socks5h: the proxy resolves the command backend\'s name for get-
   assert.ok(proxy.seen.length >= 2, proxy.seen.join(' '));
   assert.ok(proxy.seen.every((d) => d === `command.emulator.invalid:${emu.port}`), proxy.seen.join(' '));
 });
+
+test('a tool call the server ran itself is not shown; the answer goes on', async (t) => {
+  const emu = await startScriptedEmulator(t, 'x', {
+    default: { session: { events: 1, interval_ms: 0, tool_call: { name: 'web_search', arguments: { q: 'x' }, answer_after: 'Found it.', server_run: true } } },
+  });
+  const gw = await gateway(t, emu, [K('a')]);
+  await until('ready', async () => (await fetch(`${gw.url}/readyz`)).status === 200);
+  for (const stream of [false, true]) {
+    const r = await chat(gw, { stream });
+    const content = stream ? (await streamed(r)).content : (await r.json()).choices[0].message.content;
+    assert.equal(content, 'tok0\n\nFound it.');
+  }
+  const recs = (await emu.stats()).requests.filter((x) => x.kind === 'session');
+  assert.ok(recs.every((x) => x.tool_answer === undefined), 'nothing was sent back for it');
+});

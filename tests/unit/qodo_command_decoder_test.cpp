@@ -155,7 +155,7 @@ TEST(CommandDecoder, NotJsonIsAFailureAndFramesWithoutTheEnvelopeAreDropped) {
     EXPECT_FALSE(d.feed("<html>oops</html>", r));
     EXPECT_EQ(r.seen,
               (std::vector<std::string>{failure(
-                  Failure::kBackendError, "the backend sent a frame that is not a JSON object")}));
+                  Failure::kUnreadable, "the backend sent a frame that is not a JSON object")}));
   }
   qodo::CommandDecoder d({}, false);
   Recorder r;

@@ -319,8 +319,11 @@ void applySession(const json::object& o, SessionBehaviour& b, const std::string&
           b.toolArguments = json::serialize(c.value());
         } else if (ckey == "answer_after") {
           b.answerAfterTool = asString(c.value(), at + ".answer_after");
+        } else if (ckey == "server_run") {
+          if (!c.value().is_bool()) fail(at + ".server_run", "must be a boolean");
+          b.toolServerRun = c.value().get_bool();
         } else {
-          fail(at + "." + ckey, "unknown field (name, arguments, answer_after)");
+          fail(at + "." + ckey, "unknown field (name, arguments, answer_after, server_run)");
         }
       }
     } else if (key == "fail") {

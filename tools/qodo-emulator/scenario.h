@@ -95,6 +95,9 @@ struct SessionBehaviour {
   std::string toolCall;  // a client tool the answer calls (server "client"); empty: none
   std::string toolArguments = "{}";      // its arguments, a JSON object
   std::string answerAfterTool = "done";  // the text after an IDERetrievalAnswer
+  // The call is one the server ran itself: sent with its tool_result filled, on the server's
+  // own tool server ("qodo_tools"), and the answer goes on without waiting for the client.
+  bool toolServerRun = false;
   SessionFail fail = SessionFail::kNone;
   std::string message = "Internal error";  // kErrorFrame
   int afterEvents = 0;

@@ -325,10 +325,13 @@ std::string toolCallFrame(const std::string& sessionId, const SessionBehaviour& 
   error_code ec;
   json::value args = json::parse(b.toolArguments, ec);
   if (ec) args = json::object();
-  return serverFrame(sessionId, json::object{{"tool", b.toolCall},
-                                             {"server_name", "client"},
-                                             {"identifier", "call-1"},
-                                             {"tool_args", std::move(args)}});
+  json::object data{{"tool", b.toolCall},
+                    {"server_name", b.toolServerRun ? "qodo_tools" : "client"},
+                    {"identifier", "call-1"},
+                    {"tool_args", std::move(args)}};
+  if (b.toolServerRun)
+    data["tool_result"] = json::object{{"isError", false}, {"content", "ran on the server"}};
+  return serverFrame(sessionId, std::move(data));
 }
 
 json::value modelList() {
@@ -754,7 +757,11 @@ class Session {
       default:
         break;
     }
-    if (!b.toolCall.empty()) {
+    if (!b.toolCall.empty() && b.toolServerRun) {
+      if (!co_await send(toolCallFrame(sessionId, b)) ||
+          !co_await send(text("u2", b.answerAfterTool)))
+        co_return std::string("session_client_closed");
+    } else if (!b.toolCall.empty()) {
       if (!co_await send(toolCallFrame(sessionId, b)) || !co_await send(ready(1)))
         co_return std::string("session_client_closed");
       const std::string answer = co_await receive();
