@@ -236,8 +236,11 @@ StateCounts AccountPool::counts(TimePoint now) const {
         ++c.disabled;
         break;
     }
+    const bool command = a.kind == AccountKind::kCommand;
+    c.command += command ? 1 : 0;
     if (isUsable(a, now)) {
       ++c.usable;
+      c.usableCommand += command ? 1 : 0;
     }
   }
   return c;

@@ -69,6 +69,8 @@ struct StateCounts {
   size_t invalid = 0;
   size_t disabled = 0;
   size_t usable = 0;
+  size_t command = 0;        // of them, command accounts (the rest are chats accounts)
+  size_t usableCommand = 0;  // of the usable, command accounts
   size_t total() const { return active + cooling + exhausted + invalid + disabled; }
 };
 

@@ -88,6 +88,9 @@ test('both kinds serve chat, each only the models its backend offers', async (t)
 
   const metrics = await (await fetch(`${gw.url}/metrics`)).text();
   assert.match(metrics, /qodo2api_accounts\{state="active"\} 2/);
+  assert.match(metrics, /qodo2api_accounts_by_kind\{kind="chats",usable="true"\} 1/);
+  assert.match(metrics, /qodo2api_accounts_by_kind\{kind="command",usable="true"\} 1/);
+  assert.ok(!metrics.includes('qk-one'), 'no key in the metrics');
 });
 
 test('failover crosses kinds, and the all-failed message names each kind', async (t) => {
