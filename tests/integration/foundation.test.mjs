@@ -21,7 +21,8 @@ test('--help lists every variable and --version prints the version', () => {
   for (const name of ['HOST', 'PORT', 'QD_COOKIE', 'API_SECRET', 'CHINESE_CHAT_ENABLED', 'DEBUG', 'PROXY_URL',
     'REQUEST_RATE_LIMIT', 'ROUTE_PREFIX', 'RATE_LIMIT_COOKIE_LOCK_DURATION', 'IP_BLACK_LIST',
     'QODO_API_BASE', 'FIREBASE_TOKEN_URL', 'DATA_DIR', 'ADMIN_SECRET', 'REASONING_HIDE',
-    'TRUSTED_PROXIES', 'WORKERS', 'MAX_BODY_BYTES', 'SHUTDOWN_GRACE_SECONDS']) {
+    'TRUSTED_PROXIES', 'WORKERS', 'MAX_BODY_BYTES', 'SHUTDOWN_GRACE_SECONDS', 'QODO_API_KEYS',
+    'QODO_COMMAND_URL', 'RECORD_DIR']) {
     assert.match(help.stdout, new RegExp(`\\b${name}\\b`), name);
   }
   const version = spawnSync(gatewayBin, ['--version'], { encoding: 'utf8' });
@@ -31,7 +32,8 @@ test('--help lists every variable and --version prints the version', () => {
 
 test('a bad value stops start-up with one line naming the variable', () => {
   for (const [name, value] of [['PORT', 'abc'], ['HOST', 'localhost'], ['REQUEST_RATE_LIMIT', '-1'], ['PROXY_URL', 'ftp://x'],
-    ['TRUSTED_PROXIES', '10.0.0.0/99'], ['QD_COOKIE', 'key=tok,broken'], ['WORKERS', '0']]) {
+    ['TRUSTED_PROXIES', '10.0.0.0/99'], ['QD_COOKIE', 'key=tok,broken'], ['WORKERS', '0'],
+    ['QODO_API_KEYS', 'tok one'], ['QODO_COMMAND_URL', 'ftp://x']]) {
     const r = spawnSync(gatewayBin, [], { encoding: 'utf8', env: { PATH: process.env.PATH, [name]: value } });
     assert.equal(r.status, 2, `${name}=${value}`);
     const lines = r.stderr.trim().split('\n');
