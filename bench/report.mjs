@@ -7,7 +7,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const systems = ['nginx', 'qodo2api', 'portkey'];
+// `command`: qodo2api with command accounts (a WebSocket session per answer) instead of chats.
+const systems = ['nginx', 'qodo2api', 'command', 'portkey'];
+const label = (name) => (name === 'command' ? 'qodo2api, command accounts' : name);
 
 const f = (x, digits = 1) => (x === undefined || x === null || Number.isNaN(x) ? '–' : x.toFixed(digits));
 const ratio = (x, base) => (x > 0 && base > 0 ? x / base : NaN);
@@ -53,11 +55,11 @@ function wrkTable(s, res) {
   for (const name of systems) {
     const r = res[name];
     if (!r || r.skipped) {
-      rows.push(`| ${name} | skipped: ${r ? r.skipped : 'not run'} | | | | | | |`);
+      rows.push(`| ${label(name)} | skipped: ${r ? r.skipped : 'not run'} | | | | | | |`);
       continue;
     }
     const n = numbers(s, r);
-    rows.push(`| ${name} | ${n.requests} / ${n.total} | ${f(n.cpu, 2)} | ${f(n.perRequest)} | ${rx(ratio(n.perRequest, base?.perRequest))} | ` +
+    rows.push(`| ${label(name)} | ${n.requests} / ${n.total} | ${f(n.cpu, 2)} | ${f(n.perRequest)} | ${rx(ratio(n.perRequest, base?.perRequest))} | ` +
       `${f(n.perToken, 2)} | ${f(n.hwm)} | ${f(r.load.latency_ms.p50, 2)} / ${f(r.load.latency_ms.p99, 2)} |`);
   }
   return rows.join('\n');
@@ -70,13 +72,13 @@ function streamTable(s, res) {
   for (const name of systems) {
     const r = res[name];
     if (!r || r.skipped) {
-      rows.push(`| ${name} | skipped: ${r ? r.skipped : 'not run'} | | | | | | | | |`);
+      rows.push(`| ${label(name)} | skipped: ${r ? r.skipped : 'not run'} | | | | | | | | |`);
       continue;
     }
     const n = numbers(s, r);
     const l = r.load;
     const why = Object.entries(l.failures || {}).map(([k, v]) => `${v}× ${k}`).join('; ');
-    rows.push(`| ${name} | ${l.completed} / ${l.requests}${why ? ` (${why})` : ''} | ${f(n.cpu, 2)} | ${f(n.perToken, 1)} | ` +
+    rows.push(`| ${label(name)} | ${l.completed} / ${l.requests}${why ? ` (${why})` : ''} | ${f(n.cpu, 2)} | ${f(n.perToken, 1)} | ` +
       `${rx(ratio(n.perToken, base?.perToken))} | ${f(n.rss0)} → ${f(n.hwm)} | ${f(n.perStreamKb, 1)} | ${rx(ratio(n.perStreamKb, base?.perStreamKb))} | ` +
       `${f(l.ttft_ms.p50, 2)} / ${f(l.ttft_ms.p99, 2)} | ${f(l.max_gap_ms.p99, 1)} |`);
   }
@@ -90,11 +92,11 @@ function latencyTable(res) {
   for (const name of systems) {
     const r = res[name];
     if (!r || r.skipped) {
-      rows.push(`| ${name} | skipped | | | | |`);
+      rows.push(`| ${label(name)} | skipped | | | | |`);
       continue;
     }
     const l = r.load;
-    rows.push(`| ${name} | ${l.completed}/${l.requests} | ${f(l.ttft_ms.p50, 3)} | ${f(l.ttft_ms.p99, 3)} | ` +
+    rows.push(`| ${label(name)} | ${l.completed}/${l.requests} | ${f(l.ttft_ms.p50, 3)} | ${f(l.ttft_ms.p99, 3)} | ` +
       `${d ? f(l.ttft_ms.p50 - d.ttft_ms.p50, 3) : '–'} | ${d ? f(l.ttft_ms.p99 - d.ttft_ms.p99, 3) : '–'} |`);
   }
   return rows.join('\n');
@@ -123,7 +125,7 @@ function microTables(micro) {
   return { relay: rows.join('\n'), tokenizer: t.join('\n'), tok };
 }
 
-function targets({ results: R, startup, micro, microT }) {
+function targets({ results: R, startup, startupCommand, micro, microT }) {
   const out = [];
   const add = (target, pass, measured, margin) => out.push({ target, pass, measured, margin });
   const per = (id, name, key) => (R[id] ? numbers(R[id].scenario, R[id][name])?.[key] : NaN);
@@ -193,12 +195,30 @@ function targets({ results: R, startup, micro, microT }) {
     const median = sorted[Math.floor(sorted.length / 2)];
     add('start-up to /readyz OK with 10 accounts < 200 ms', median < 200, `median ${f(median)} ms (max ${f(sorted.at(-1))} ms, ${sorted.length} starts)`, `${f(Math.abs(200 - median))} ms ${median < 200 ? 'under' : 'over'}`);
   }
+  // 8. The command backend (issue 10): against the chats path of the same gateway, same run.
+  const has = (id, name) => R[id]?.[name] && !R[id][name].skipped;
+  if (has('stream64', 'command') && has('stream64', 'qodo2api')) {
+    const r = ratio(per('stream64', 'command', 'perToken'), per('stream64', 'qodo2api', 'perToken'));
+    add('command path CPU per streamed token ≤ 1.2× the chats path (c=64, 50 tokens)', r <= 1.2, rx(r), r <= 1.2 ? 'within' : `${f(r / 1.2, 2)}× over the bound`);
+  }
+  for (const id of ['held5000', 'held10000']) {
+    if (!has(id, 'command') || !has(id, 'qodo2api')) continue;
+    const s = R[id].scenario;
+    const c = numbers(s, R[id].command).perStreamKb;
+    const q = numbers(s, R[id].qodo2api).perStreamKb;
+    add(`${s.k} held streams: a command stream ≤ the memory of a chats stream`, c <= q, `${f(c)} KB vs ${f(q)} KB per stream`, `${f(Math.abs(q - c))} KB ${c <= q ? 'under' : 'over'}`);
+  }
+  if (startupCommand?.length) {
+    const sorted = [...startupCommand].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    add('start-up to /readyz OK with 10 command accounts < 200 ms', median < 200, `median ${f(median)} ms (max ${f(sorted.at(-1))} ms, ${sorted.length} starts)`, `${f(Math.abs(200 - median))} ms ${median < 200 ? 'under' : 'over'}`);
+  }
   return out;
 }
 
-export function report({ results, startup, micro, notes, commands, quick, portkeyProblem, started, date, limit }) {
+export function report({ results, startup, startupCommand, micro, notes, commands, quick, portkeyProblem, started, date, limit }) {
   const microT = microTables(micro);
-  const t = targets({ results, startup, micro, microT });
+  const t = targets({ results, startup, startupCommand, micro, microT });
   const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const portkeyVersion = (() => {
     try {
@@ -230,6 +250,7 @@ export function report({ results, startup, micro, notes, commands, quick, portke
     lines.push('## Micro-benchmarks (build/micro_bench)', '', microT.relay, '', '### Tokenizer against the JS `tiktoken` package, same texts, same run', '', microT.tokenizer, '');
   }
   if (startup?.length) lines.push('## Start-up', '', `Spawn to \`/readyz\` 200 with 10 accounts: ${startup.map((x) => `${f(x)} ms`).join(', ')}.`, '');
+  if (startupCommand?.length) lines.push(`With 10 command accounts (get-things each): ${startupCommand.map((x) => `${f(x)} ms`).join(', ')}.`, '');
   if (portkeyProblem) notes.push(`Portkey skipped: ${portkeyProblem}`);
   if (notes.length) lines.push('## Notes', '', ...notes.map((n) => `- ${n}`), '');
   lines.push('## Commands', '', 'Run by `make bench` (`scripts/bench` → `node bench/run.mjs --build build`), in this order:', '', '```', ...commands, '```', '');

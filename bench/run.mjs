@@ -254,11 +254,14 @@ http {
   };
 }
 
-function gatewayEnv(emu, port, accounts) {
+// `kind`: 'chats' (QD_COOKIE logins) or 'command' (QODO_API_KEYS, a WebSocket session each answer).
+function gatewayEnv(emu, port, accounts, kind = 'chats') {
   const cookie = Array.from({ length: accounts }, (_, i) => `AIzaBenchKey=rt-bench-${i}`).join(',');
+  const keys = Array.from({ length: accounts }, (_, i) => `qk-bench-${i}-0123456789`).join(',');
   return {
     PORT: String(port),
-    QD_COOKIE: cookie,
+    ...(kind === 'command' ? { QODO_API_KEYS: keys } : { QD_COOKIE: cookie }),
+    QODO_COMMAND_URL: emu.base,
     QODO_API_BASE: emu.base,
     FIREBASE_TOKEN_URL: `${emu.base}/v1/token`,
     REQUEST_RATE_LIMIT: '0',
@@ -268,13 +271,13 @@ function gatewayEnv(emu, port, accounts) {
   };
 }
 
-async function startGateway(emu, accounts = 4) {
+async function startGateway(emu, accounts = 4, kind = 'chats') {
   const port = await freePort();
-  const env = gatewayEnv(emu, port, accounts);
+  const env = gatewayEnv(emu, port, accounts, kind);
   const child = launch('gateway', bin.gateway, [], { env });
   await waitFor(() => httpOk(`http://127.0.0.1:${port}/readyz`), 15000, 'qodo2api');
   return {
-    name: 'qodo2api',
+    name: kind === 'command' ? 'command' : 'qodo2api',
     child,
     port,
     url: `http://127.0.0.1:${port}${kPath}`,
@@ -311,9 +314,16 @@ async function startPortkey(emu) {
   };
 }
 
-const starters = { nginx: startNginx, qodo2api: startGateway, portkey: startPortkey };
+// `command`: the same gateway with command accounts (Qodo API keys) instead of chats logins: the
+// emulator answers its WebSocket sessions with the same tokens at the same pace.
+const starters = {
+  nginx: startNginx,
+  qodo2api: (emu) => startGateway(emu, 4, 'chats'),
+  command: (emu) => startGateway(emu, 4, 'command'),
+  portkey: startPortkey,
+};
 // BENCH_SYSTEMS=nginx,qodo2api: some systems only (ratios need nginx in the same run).
-const systems = (process.env.BENCH_SYSTEMS || 'nginx,qodo2api,portkey').split(',').filter(Boolean);
+const systems = (process.env.BENCH_SYSTEMS || 'nginx,qodo2api,command,portkey').split(',').filter(Boolean);
 
 // ---- load tools -----------------------------------------------------------------------------
 
@@ -484,14 +494,15 @@ async function microBench() {
   return { benchmarks: j.benchmarks, js };
 }
 
-async function startupTime() {
+// Spawn to /readyz 200 with 10 accounts of `kind` (token exchanges or get-things at start-up).
+async function startupTime(kind = 'chats') {
   const emu = await startEmulator(5, 0);
   const times = [];
   try {
     for (let i = 0; i < (Q ? 2 : 5); ++i) {
       const port = await freePort();
       const t0 = process.hrtime.bigint();
-      const child = launch('gateway-startup', bin.gateway, [], { env: gatewayEnv(emu, port, 10) });
+      const child = launch('gateway-startup', bin.gateway, [], { env: gatewayEnv(emu, port, 10, kind) });
       await waitFor(() => httpOk(`http://127.0.0.1:${port}/readyz`), 10000, 'qodo2api start-up');
       times.push(Number(process.hrtime.bigint() - t0) / 1e6);
       await stop(child);
@@ -499,7 +510,7 @@ async function startupTime() {
   } finally {
     await stop(emu.child);
   }
-  commands.push('time from spawning build/qodo2api (10 accounts in QD_COOKIE, backend = emulator) to GET /readyz 200, polled every 5 ms');
+  commands.push(`time from spawning build/qodo2api (10 accounts in ${kind === 'command' ? 'QODO_API_KEYS' : 'QD_COOKIE'}, backend = emulator) to GET /readyz 200, polled every 5 ms`);
   return times;
 }
 
@@ -556,14 +567,15 @@ async function main() {
     results[s.id].scenario = s;
   }
   console.log('bench: start-up to /readyz');
-  const startup = only.length && !only.includes('startup') ? null : await startupTime();
+  const startup = only.length && !only.includes('startup') ? null : await startupTime('chats');
+  const startupCommand = only.length && !only.includes('startup') ? null : await startupTime('command');
   console.log('bench: micro-benchmarks');
   const micro = only.length && !only.includes('micro') ? null : await microBench();
   const { report } = await import('./report.mjs');
-  const text = report({ results, startup, micro, notes, commands, quick, portkeyProblem, started: runStarted, date: today, limit });
+  const text = report({ results, startup, startupCommand, micro, notes, commands, quick, portkeyProblem, started: runStarted, date: today, limit });
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, text);
-  fs.writeFileSync(outFile.replace(/\.md$/, '.json'), JSON.stringify({ results, startup, micro, notes }, (k, v) => (typeof v === 'function' ? undefined : v), 1));
+  fs.writeFileSync(outFile.replace(/\.md$/, '.json'), JSON.stringify({ results, startup, startupCommand, micro, notes }, (k, v) => (typeof v === 'function' ? undefined : v), 1));
   console.log(`bench: wrote ${path.relative(root, outFile)}`);
   // A fast wrong answer is not a result: a reply that failed its check, or a connection cut in
   // the middle of one, fails the run (any system under wrk, and the gateway everywhere; the other

@@ -14,6 +14,7 @@
 
 #include "api/json_text.h"
 #include "qodo/command_query.h"
+#include "qodo/json_scan.h"
 
 namespace qodo {
 namespace {
@@ -61,6 +62,89 @@ std::optional<std::string> errorText(const json::object& frame) {
 }
 
 }  // namespace
+
+namespace {
+
+class FrameScan : public JsonScan {
+ public:
+  using JsonScan::JsonScan;
+
+  std::optional<UserResponseText> frame() {
+    if (!take('{')) return std::nullopt;
+    bool sawSession = false, sawData = false;
+    UserResponseText out;
+    do {
+      std::string_view key;
+      if (!plainString(key) || !take(':')) return std::nullopt;
+      skipSpace();
+      if (key == "error" || key == "type" || key == "message") return std::nullopt;
+      if (key == "session_id") {
+        std::string_view id;
+        if (sawSession || !plainString(id)) return std::nullopt;
+        sawSession = true;
+      } else if (key == "data") {
+        if (sawData || !data(out)) return std::nullopt;
+        sawData = true;
+      } else if (!skipValue(0)) {
+        return std::nullopt;
+      }
+    } while (take(','));
+    if (!take('}')) return std::nullopt;
+    skipSpace();
+    if (!atEnd() || !sawSession || !sawData) return std::nullopt;
+    return out;
+  }
+
+ private:
+  bool data(UserResponseText& out) {
+    if (!take('{')) return false;
+    bool sawTool = false, sawIdentifier = false, sawArgs = false;
+    do {
+      std::string_view key;
+      if (!plainString(key) || !take(':')) return false;
+      skipSpace();
+      if (key == "type") return false;
+      if (key == "tool") {
+        std::string_view tool;
+        if (sawTool || !plainString(tool) || tool != "UserResponse") return false;
+        sawTool = true;
+      } else if (key == "identifier") {
+        if (sawIdentifier || !plainString(out.identifier)) return false;
+        sawIdentifier = true;
+      } else if (key == "tool_args") {
+        if (sawArgs || !args(out.content)) return false;
+        sawArgs = true;
+      } else if (!skipValue(1)) {
+        return false;
+      }
+    } while (take(','));
+    return take('}') && sawTool && sawArgs;
+  }
+
+  bool args(std::string_view& content) {
+    if (!take('{')) return false;
+    bool sawContent = false;
+    do {
+      std::string_view key;
+      if (!plainString(key) || !take(':')) return false;
+      skipSpace();
+      if (key == "type") return false;
+      if (key == "content") {
+        if (sawContent || !string(&content)) return false;
+        sawContent = true;
+      } else if (!skipValue(2)) {
+        return false;
+      }
+    } while (take(','));
+    return take('}') && sawContent;
+  }
+};
+
+}  // namespace
+
+std::optional<UserResponseText> scanUserResponse(std::string_view frame, std::string& scratch) {
+  return FrameScan(frame, scratch).frame();
+}
 
 bool isReadyFrame(std::string_view frame) {
   // Cheap first: a Ready frame is small and names its tool.
@@ -127,6 +211,12 @@ bool CommandDecoder::feed(std::string_view frame, conversation::EventSink& sink)
 }
 
 bool CommandDecoder::handle(std::string_view frame, conversation::EventSink& sink) {
+  // Most frames are text deltas: read them in place.
+  if (auto delta = scanUserResponse(frame, scratch_)) {
+    ++frames_;
+    text(delta->identifier, delta->content, sink);
+    return true;
+  }
   // Frames are small; their parse needs no heap.
   std::array<unsigned char, 4096> buffer;
   json::monotonic_resource resource(buffer.data(), buffer.size());

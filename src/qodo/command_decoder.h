@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,9 +58,22 @@ class CommandDecoder final : public AnswerDecoder {
   size_t clientCalls_ = 0;           // tool calls shown to the client
   std::deque<std::string> pending_;  // error results waiting for a Ready
   std::string outgoing_;
+  std::string scratch_;  // the fast path's unescaped content
   bool ended_ = false;
   bool failed_ = false;
 };
+
+// The fast path of the common frame, a text delta:
+// {"session_id":"…","data":{"tool":"UserResponse","identifier":"…","tool_args":{"content":"…"}}}
+// in any key order, other keys skipped. Declines (nullopt: use the DOM path) anything else: an
+// error frame (top-level "error", "type" or "message"), a sub-type ("type" in data or
+// tool_args), a content that is not a string, duplicate keys, JSON outside JsonScan's subset.
+// When it answers, it answers what the DOM path would. `content` may point into `scratch`.
+struct UserResponseText {
+  std::string_view identifier;
+  std::string_view content;
+};
+std::optional<UserResponseText> scanUserResponse(std::string_view frame, std::string& scratch);
 
 // Whether `frame` is the server's `Ready` (the session takes a query now).
 bool isReadyFrame(std::string_view frame);

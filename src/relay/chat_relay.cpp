@@ -338,7 +338,43 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
       if (recorder_) recorder_->sent(reply);
       session_.send(std::move(reply));
     }
-    return afterRead([](ChatCall& call) { call.session_.resume(); });
+    if (attemptOver_ || finished_) return upstream::Flow::kContinue;
+    // Frames that came in one socket read reach us one loop turn each: write them to the
+    // client together, once no more of them are queued (as the chats path writes one backend
+    // read at once), instead of one client write per frame.
+    ++framesSeen_;
+    if (!flushScheduled_ && committed_) {
+      flushScheduled_ = true;
+      framesChecked_ = framesSeen_;
+      flushRounds_ = 0;
+      boost::asio::post(relay_.io_, [weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->flushWhenQuiet();
+      });
+    }
+    if (committed_ && sink_->pendingBytes() > relay_.options_.maxPendingBytes) {
+      std::weak_ptr<ChatCall> weak = weak_from_this();
+      sink_->onDrained([weak] {
+        if (auto self = weak.lock()) self->session_.resume();
+      });
+      return upstream::Flow::kPause;
+    }
+    return upstream::Flow::kContinue;
+  }
+
+  // Waits a loop turn at a time while frames keep arriving (bounded), then writes them. The
+  // first turn always waits: the next buffered frame's completion is queued behind this one.
+  void flushWhenQuiet() {
+    constexpr int kMaxRounds = 64;
+    const bool arriving = flushRounds_ == 0 || framesSeen_ != framesChecked_;
+    if (arriving && ++flushRounds_ < kMaxRounds && out_.size() < 16384) {
+      framesChecked_ = framesSeen_;
+      boost::asio::post(relay_.io_, [weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->flushWhenQuiet();
+      });
+      return;
+    }
+    flushScheduled_ = false;
+    flush();
   }
 
   // What one backend read produced leaves in one write; a client that does not keep up stops
@@ -606,6 +642,11 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   qodo::ChatsDecoder decoder_;
   qodo::CommandDecoder commandDecoder_;
   bool querySent_ = false;
+  // Command frames written to the client together (flushWhenQuiet).
+  bool flushScheduled_ = false;
+  uint64_t framesSeen_ = 0;
+  uint64_t framesChecked_ = 0;
+  int flushRounds_ = 0;
   std::unique_ptr<Recorder> recorder_;  // RECORD_DIR
   std::string reasoningText_;
   std::string contentText_;

@@ -156,6 +156,7 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
   static constexpr bool kTunnel = std::is_same_v<Stream, TunnelStream>;
 
   void closeSocket() {
+    disarm();
     deadline_.cancel();
     resumed_.cancel();
     if constexpr (kTunnel) {
@@ -193,14 +194,26 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
     co_return std::nullopt;
   }
 
-  // The frame-level deadline: fires `kind` unless a frame arrives first.
+  // The frame-level deadline: fires `kind` unless a frame arrives first. Re-arming only moves
+  // the time (one timer wait is in flight at most, and it waits again when the deadline moved
+  // on): a frame costs a clock read, not a timer cancel and its handler.
   void arm(std::chrono::milliseconds after, ErrorKind kind) {
     deadlineKind_ = kind;
-    deadline_.expires_after(after);
+    deadlineAt_ = Clock::now() + after;
+    if (!deadlineWaiting_) waitForDeadline();
+  }
+
+  void disarm() { deadlineAt_ = Clock::time_point::max(); }
+
+  void waitForDeadline() {
+    deadlineWaiting_ = true;
+    deadline_.expires_at(deadlineAt_);
     deadline_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
-      if (ec) return;
       auto self = weak.lock();
-      if (!self || self->deadline_.expiry() > Clock::now()) return;
+      if (!self) return;
+      self->deadlineWaiting_ = false;
+      if (ec || self->cancelled_ || self->deadlineAt_ == Clock::time_point::max()) return;
+      if (self->deadlineAt_ > Clock::now()) return self->waitForDeadline();
       self->timedOut_ = self->deadlineKind_;
       self->closeSocket();
     });
@@ -282,7 +295,7 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
       const std::string_view frame(static_cast<const char*>(data.data()), data.size());
       if (handlers_.onFrame && handlers_.onFrame(frame) == Flow::kPause) {
         paused_ = true;
-        deadline_.cancel();  // a paused session is the client's wait, not the server's
+        disarm();  // a paused session is the client's wait, not the server's
         while (paused_ && !cancelled_) {
           resumed_.expires_at(asio::steady_timer::time_point::max());
           co_await resumed_.async_wait(kTuple);
@@ -363,6 +376,8 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
   WsHandlers handlers_;
   Stream ws_;
   asio::steady_timer deadline_;
+  Clock::time_point deadlineAt_ = Clock::time_point::max();
+  bool deadlineWaiting_ = false;
   asio::steady_timer resumed_;
   ErrorKind deadlineKind_ = ErrorKind::kNone;
   ErrorKind timedOut_ = ErrorKind::kNone;

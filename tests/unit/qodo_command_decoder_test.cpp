@@ -3,6 +3,9 @@
 #include <string>
 #include <vector>
 
+#include <boost/json.hpp>
+#include <optional>
+
 #include "event_recorder.h"
 #include "qodo/command_decoder.h"
 
@@ -205,3 +208,72 @@ TEST(CommandDecoder, ResetStartsAFreshAnswer) {
 }
 
 }  // namespace
+
+// The fast path answers only what the DOM reading of the frame would: for every frame it
+// accepts, Boost.JSON must see a UserResponse with that identifier and content, no sub-type and
+// no error; frames it declines are the DOM path's.
+namespace fastpath {
+
+std::optional<std::pair<std::string, std::string>> domReading(const std::string& frame) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(frame, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.as_object();
+  if (o.contains("error") || o.contains("type") || o.contains("message")) return std::nullopt;
+  const auto* data = o.if_contains("data");
+  if (!o.contains("session_id") || !data || !data->is_object()) return std::nullopt;
+  const auto& d = data->as_object();
+  const auto* tool = d.if_contains("tool");
+  if (!tool || !tool->is_string() || tool->get_string() != "UserResponse" || d.contains("type"))
+    return std::nullopt;
+  const auto* args = d.if_contains("tool_args");
+  if (!args || !args->is_object() || args->as_object().contains("type")) return std::nullopt;
+  const auto* content = args->as_object().if_contains("content");
+  if (!content || !content->is_string()) return std::nullopt;
+  const auto* id = d.if_contains("identifier");
+  return std::pair<std::string, std::string>{
+      id && id->is_string() ? std::string(id->get_string()) : "", std::string(content->get_string())};
+}
+
+}  // namespace fastpath
+
+TEST(CommandDecoderFastPath, AnswersWhatTheDomReadingSaysOrDeclines) {
+  const std::vector<std::string> frames = {
+      said("u1", "plain"),
+      said("u1", R"(esc \"q\" \\ \n \u00e9 \u4e2d)"),
+      said("", "no id"),
+      R"({"data":{"tool_args":{"content":"order"},"identifier":"u9","tool":"UserResponse"},"session_id":"S"})",
+      R"({ "session_id" : "S" , "data" : { "tool" : "UserResponse" , "tool_args" : { "content" : "spaces" } } } )",
+      R"({"session_id":"S","extra":[1,2,{"a":null}],"data":{"tool":"UserResponse","x":true,"tool_args":{"content":"extra keys","n":-1.5}}})",
+      R"({"session_id":"S","data":{"tool":"UserResponse","tool_args":{"type":"progress","content":"p"}}})",
+      R"({"session_id":"S","data":{"tool":"UserResponse","type":"retry_status","tool_args":{"content":"r"}}})",
+      R"({"session_id":"S","type":"error","message":"boom","data":{"tool":"UserResponse","tool_args":{"content":"e"}}})",
+      R"({"session_id":"S","data":{"tool":"UserResponse","tool_args":{"content":42}}})",
+      R"({"session_id":"S","data":{"tool":"UserResponse","tool_args":{"content":"a","content":"b"}}})",
+      R"({"session_id":"S","data":{"tool":"EndNode"}})",
+      R"({"data":{"tool":"UserResponse","tool_args":{"content":"no session"}}})",
+      R"({"session_id":"S","data":{"tool":"UserResponse","tool_args":{"content":"\ud83d\ude00"}}})",
+      R"({"session_id":"S","data":{"tool":"UserResponse","tool_args":{"content":"trailing"}}} x)",
+      R"({"session_id":"S","data":{"tool":"UserResponse","tool_args":{"content":"cut")",
+      "not json at all",
+      R"({"session_id":1,"data":{"tool":"UserResponse","tool_args":{"content":"numeric session"}}})",
+  };
+  size_t accepted = 0;
+  for (const auto& f : frames) {
+    std::string scratch;
+    const auto fast = qodo::scanUserResponse(f, scratch);
+    if (!fast) continue;
+    ++accepted;
+    const auto dom = fastpath::domReading(f);
+    ASSERT_TRUE(dom.has_value()) << f;
+    EXPECT_EQ(std::string(fast->identifier), dom->first) << f;
+    EXPECT_EQ(std::string(fast->content), dom->second) << f;
+  }
+  EXPECT_GE(accepted, 6u) << "the common frames take the fast path";
+  // And through the decoder, the same text either way.
+  qodo::CommandDecoder d({}, false);
+  Recorder r;
+  EXPECT_TRUE(d.feed(said("u1", R"(caf\u00e9 )"), r));
+  EXPECT_TRUE(d.feed(R"({"session_id":"S","data":{"tool":"UserResponse","identifier":"u1","tool_args":{"content":"ok","type":"answer"}}})", r));
+  EXPECT_EQ(r.seen, (std::vector<std::string>{"text:café ", "text:ok"}));
+}
