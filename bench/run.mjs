@@ -389,6 +389,15 @@ const scenarios = [
     warm: (sys, s) => chat(sys, s, 64, Q ? 1 : 2, { BENCH_STREAM: '1' }),
   },
   {
+    // Long answers: the cost per token without much of the per-answer set-up (a command
+    // account opens a WebSocket session per answer; chats reuse kept-alive connections).
+    id: 'stream64long',
+    title: 'Streaming, concurrency 64, 500 tokens',
+    events: 500, interval: 0, reps: Q ? 1 : 2,
+    load: (sys, s) => chat(sys, s, 64, Q ? 3 : 10, { BENCH_STREAM: '1' }),
+    warm: (sys, s) => chat(sys, s, 64, Q ? 1 : 2, { BENCH_STREAM: '1' }),
+  },
+  {
     id: 'prompt100k',
     title: '100 KB prompt, non-streaming, concurrency 8, 20 tokens',
     events: 20, interval: 0, reps: 1,

@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -16,6 +17,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <deque>
+#include <map>
 #include <optional>
 #include <unordered_set>
 
@@ -95,12 +97,23 @@ struct WsClient::Impl {
   WsOptions options;
   asio::ssl::context tls;
   std::unordered_set<std::shared_ptr<WsHandle::State>> live;
+  // Resolved backends, for kResolveTtl: every answer opens a socket to the same host, and a
+  // resolve is a round trip through Asio's resolver thread.
+  struct Resolved {
+    tcp::resolver::results_type endpoints;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::string, Resolved, std::less<>> resolved;
+  static constexpr std::chrono::seconds kResolveTtl{60};
 };
 
 namespace {
 
-using PlainStream = websocket::stream<beast::tcp_stream>;
-using TlsStream = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+// A socket bound to the worker's io_context executor type: no type-erased executor copied on
+// every operation (what beast::tcp_stream and any_io_executor cost per frame).
+using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+using PlainStream = websocket::stream<Socket>;
+using TlsStream = websocket::stream<asio::ssl::stream<Socket>>;
 using TunnelStream = websocket::stream<CurlTunnel>;
 
 template <typename Stream>
@@ -165,8 +178,8 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
       lowest().close();
     } else {
       beast::error_code ec;
-      lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
-      lowest().socket().close(ec);
+      lowest().shutdown(tcp::socket::shutdown_both, ec);
+      lowest().close(ec);
     }
   }
 
@@ -226,16 +239,31 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
       if (cancelled_) co_return result;
       if (failed) co_return *failed;
     } else {
-      tcp::resolver resolver(client_.io);
-      lowest().expires_after(client_.options.connectTimeout);
-      auto [rec, endpoints] = co_await resolver.async_resolve(target_.host, target_.port, kTuple);
-      // After a cancel nothing of the client may be touched: it may be gone.
+      // Resolve, connect, TLS and the upgrade within the connect timeout.
+      arm(client_.options.connectTimeout, ErrorKind::kConnectTimeout);
+      const std::string hostPort = target_.host + ":" + target_.port;
+      tcp::resolver::results_type endpoints;
+      if (auto it = client_.resolved.find(hostPort);
+          it != client_.resolved.end() && Clock::now() - it->second.at < WsClient::Impl::kResolveTtl) {
+        endpoints = it->second.endpoints;
+      } else {
+        tcp::resolver resolver(client_.io);
+        auto [rec, found] = co_await resolver.async_resolve(target_.host, target_.port, kTuple);
+        // After a cancel nothing of the client may be touched: it may be gone.
+        if (cancelled_) co_return result;
+        if (rec)
+          co_return fail(ErrorKind::kConnect, "cannot resolve " + target_.host + ": " + rec.message());
+        client_.resolved[hostPort] = {found, Clock::now()};
+        endpoints = std::move(found);
+      }
+      auto [cec, endpoint] = co_await asio::async_connect(lowest(), endpoints, kTuple);
       if (cancelled_) co_return result;
-      if (rec)
-        co_return fail(ErrorKind::kConnect, "cannot resolve " + target_.host + ": " + rec.message());
-      auto [cec, endpoint] = co_await lowest().async_connect(endpoints, kTuple);
-      if (cancelled_) co_return result;
-      if (cec) co_return connectFailure(cec, "cannot connect to " + target_.host);
+      if (cec) {
+        client_.resolved.erase(hostPort);  // the next session resolves again
+        co_return connectFailure(cec, "cannot connect to " + target_.host);
+      }
+      beast::error_code nodelay;
+      lowest().set_option(tcp::no_delay(true), nodelay);
     }
     if constexpr (std::is_same_v<Stream, TlsStream>) {
       if (!SSL_set_tlsext_host_name(ws_.next_layer().native_handle(), target_.host.c_str()))
@@ -248,7 +276,6 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
         co_return connectFailure(hec, "TLS handshake with " + target_.host + " failed",
                                  ErrorKind::kTls);
     }
-    if constexpr (!kTunnel) lowest().expires_never();
     websocket::stream_base::timeout timeout;
     timeout.handshake_timeout = client_.options.connectTimeout;
     timeout.idle_timeout = kPingIdle;
@@ -265,6 +292,10 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
           }
         }));
     ws_.read_message_max(client_.options.maxFrameBytes);
+    // A held session keeps its write buffer: 1 KB (not Beast's 4 KB) masks a big UserQuery in
+    // more pieces, still sent as one frame.
+    ws_.auto_fragment(false);
+    ws_.write_buffer_bytes(1024);
     websocket::response_type response;
     auto [wec] = co_await ws_.async_handshake(response, target_.host, target_.path, kTuple);
     if (cancelled_) co_return result;
@@ -336,6 +367,8 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
 
   WsResult connectFailure(const beast::error_code& ec, const std::string& what,
                           ErrorKind kind = ErrorKind::kConnect) {
+    if (timedOut_ != ErrorKind::kNone)
+      return fail(timedOut_, std::string(describe(timedOut_)));
     if (ec == beast::error::timeout)
       return fail(ErrorKind::kConnectTimeout, std::string(describe(ErrorKind::kConnectTimeout)));
     return fail(kind, what + ": " + ec.message());
