@@ -326,7 +326,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     if (recorder_) recorder_->frame(frame);
     if (!querySent_) {
       // Until the server is Ready only an error frame means something.
-      if (qodo::isReadyFrame(frame)) {
+      if (qodo::isReadyFrame(frame) && queryFrame_) {
         querySent_ = true;
         if (recorder_) recorder_->sent(*queryFrame_);
         session_.send(*queryFrame_);
@@ -467,6 +467,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     committed_ = true;
     // No other account will be tried now: the backend requests are not needed any more.
     body_.reset();  // the transfer drops its share once the body is sent
+    queryFrame_.reset();  // the session sent its copy long before the first text
     ++relay_.activeStreams_;
     sink_->startStream();
   }
