@@ -27,6 +27,7 @@
 #include "http/server.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "relay/account_check.h"
 #include "relay/chat_relay.h"
 #include "store/account_store.h"
 #include "tokenizer/tokenizer.h"
@@ -59,7 +60,7 @@ upstream::WsOptions wsOptions(const config::Config& cfg) {
 // gateway that routes to them.
 class WorkerHandler final : public http::Handler {
  public:
-  WorkerHandler(boost::asio::io_context& io, const config::Config& cfg,
+  WorkerHandler(size_t worker, boost::asio::io_context& io, const config::Config& cfg,
                 const http::GatewayServices& services, accounts::AccountPool& pool,
                 obs::MetricsShard& shard, std::atomic<int64_t>& activeStreams)
       : client_(io, upstreamOptions(cfg)),
@@ -68,8 +69,15 @@ class WorkerHandler final : public http::Handler {
                relay::RelayOptions{cfg.qodoApiBase + "/v2/chats/chat", cfg.qodoCommandUrl,
                                    cfg.chineseChatEnabled, cfg.reasoningHide, cfg.recordDir},
                shard, activeStreams),
-        admin_(io, pool),
-        gateway_(services, routes()) {}
+        admin_(io, pool, relay_),
+        gateway_(services, routes()) {
+    // The background checks run on the first worker, one at a time.
+    if (worker == 0 && cfg.accountCheckIntervalSeconds > 0) {
+      checker_ = std::make_unique<relay::AccountChecker>(
+          io, relay_, pool, std::chrono::seconds(cfg.accountCheckIntervalSeconds));
+      checker_->start();
+    }
+  }
 
   void handle(const std::shared_ptr<http::Exchange>& exchange) override {
     gateway_.handle(exchange);
@@ -86,6 +94,7 @@ class WorkerHandler final : public http::Handler {
     r.adminDelete = [this](const auto& ex, int64_t id) { admin_.remove(ex, id); };
     r.adminEnable = [this](const auto& ex, int64_t id) { admin_.enable(ex, id); };
     r.adminDisable = [this](const auto& ex, int64_t id) { admin_.disable(ex, id); };
+    r.adminTest = [this](const auto& ex, int64_t id) { admin_.test(ex, id); };
     return r;
   }
 
@@ -94,6 +103,7 @@ class WorkerHandler final : public http::Handler {
   relay::ChatRelay relay_;
   http::AdminApi admin_;
   http::Gateway gateway_;
+  std::unique_ptr<relay::AccountChecker> checker_;  // ACCOUNT_CHECK_INTERVAL_SECONDS
 };
 
 std::string readFile(const char* path) {
@@ -236,7 +246,8 @@ int main(int argc, char** argv) {
   http::Server server(
       cfg.host, cfg.port, static_cast<size_t>(cfg.workers), limits, metrics,
       [&](size_t worker, boost::asio::io_context& io) -> std::unique_ptr<http::Handler> {
-        return std::make_unique<WorkerHandler>(io, cfg, services, pool, metrics.shard(worker),
+        return std::make_unique<WorkerHandler>(worker, io, cfg, services, pool,
+                                               metrics.shard(worker),
                                                metrics.activeStreams());
       });
   try {

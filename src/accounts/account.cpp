@@ -33,6 +33,17 @@ bool isUsable(const Account& account, TimePoint now) {
   return effective(account.status, now).state == State::kActive && hasValidToken(account, now);
 }
 
+std::string checkModel(const Account& account) {
+  if (account.kind == AccountKind::kChats) return "gemini-2.0-flash";
+  const auto& models = account.info.models;
+  for (std::string_view tier : {"mini", "flash", "haiku", "nano", "lite"})
+    for (const auto& m : models)
+      if (m.find(tier) != std::string::npos) return m;
+  for (const auto& m : models)
+    if (m == account.info.defaultModel) return m;
+  return models.empty() ? "" : models.front();
+}
+
 int64_t toUnixSeconds(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }

@@ -30,6 +30,15 @@ struct CommandInfo {
   Quota quota;
 };
 
+// The last tiny real request made to check the account (SPEC §8: admin test, background checks).
+struct CheckResult {
+  int64_t at = 0;  // Unix seconds
+  bool ok = false;
+  int64_t latencyMs = 0;
+  std::string model;
+  std::string detail;  // the answer's text when ok, else the error; never holds secrets
+};
+
 struct Account {
   int64_t id = 0;  // stable, from the database
   AccountKind kind = AccountKind::kChats;
@@ -48,7 +57,13 @@ struct Account {
   int inFlight = 0;  // leases not yet released
   // Command accounts: what the last get-things said (persisted, shown to the admin).
   CommandInfo info;
+  std::optional<CheckResult> lastCheck;  // in memory only
 };
+
+// The model a check asks: for a command account the first listed model that names a small
+// tier (mini, flash, haiku, nano, lite), else its default model, else its first; for a chats
+// account the seed table's gemini-2.0-flash. Empty when a command account lists nothing yet.
+std::string checkModel(const Account& account);
 
 // Whether `account` may serve `model`. Chats accounts serve the seed table's models
 // (`seedModel`); command accounts the models their get-things listed.

@@ -152,6 +152,7 @@ std::vector<AccountView> AccountPool::list(TimePoint now) const {
     v.kind = a.kind;
     v.models = a.info.models;
     v.quota = a.info.quota;
+    v.lastCheck = a.lastCheck;
     views.push_back(std::move(v));
   }
   return views;
@@ -212,6 +213,14 @@ bool AccountPool::disable(int64_t id) {
     account->status = {State::kDisabled, std::nullopt};
   }
   changed(id);
+  return true;
+}
+
+bool AccountPool::noteCheck(int64_t id, CheckResult result) {
+  std::lock_guard lock(mutex_);
+  Account* account = findLocked(id);
+  if (account == nullptr) return false;
+  account->lastCheck = std::move(result);
   return true;
 }
 

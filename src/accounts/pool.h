@@ -59,6 +59,7 @@ struct AccountView {
   AccountKind kind = AccountKind::kChats;
   std::vector<std::string> models;  // command: what get-things listed (chats: the seed table)
   Quota quota;                      // command accounts only
+  std::optional<CheckResult> lastCheck;
 };
 
 // Accounts by effective state; `usable` = active with a valid access token (/readyz: > 0).
@@ -159,6 +160,8 @@ class AccountPool {
   bool enable(int64_t id, TimePoint now);
   // Out of rotation until enabled. False when no such account.
   bool disable(int64_t id);
+  // The result of a check (admin test, background check). False when no such account.
+  bool noteCheck(int64_t id, CheckResult result);
 
   StateCounts counts(TimePoint now) const;
 

@@ -18,8 +18,8 @@
 #include "accounts/things.h"
 #include "obs/metrics.h"
 #include "obs/secrets.h"
+#include "relay/account_check.h"
 #include "relay/chat_relay.h"
-#include "relay/chunk_sink.h"
 #include "store/account_store.h"
 #include "upstream/client.h"
 #include "upstream/ws_client.h"
@@ -28,52 +28,6 @@ namespace app {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// One account's tiny answer, as the relay delivers it (non-streaming).
-class AnswerSink final : public relay::ChunkSink {
- public:
-  std::future<std::pair<bool, std::string>> result() { return done_.get_future(); }
-
-  void respondError(const api::ApiError& error) override { set(false, error.message); }
-  void respondJson(std::string body) override {
-    boost::system::error_code ec;
-    auto parsed = boost::json::parse(body, ec);
-    std::string text;
-    if (!ec) {
-      const auto* content = parsed.find_pointer("/choices/0/message/content", ec);
-      if (content != nullptr && content->is_string()) text = std::string(content->get_string());
-    }
-    set(true, text);
-  }
-  void startStream() override {}
-  void write(std::string) override {}
-  void finish() override {}
-  size_t pendingBytes() const override { return 0; }
-  void onDrained(std::function<void()>) override {}
-  bool clientGone() const override { return false; }
-  void onClientGone(std::function<void()>) override {}
-  void noteModel(std::string_view) override {}
-  void noteAccount(int64_t) override {}
-  void noteTokens(int64_t, int64_t) override {}
-
- private:
-  void set(bool ok, std::string text) {
-    if (set_) return;
-    set_ = true;
-    done_.set_value({ok, std::move(text)});
-  }
-  std::promise<std::pair<bool, std::string>> done_;
-  bool set_ = false;
-};
-
-// The model a check asks: the account's default (command) or the seed table's usual one.
-std::string checkModel(const accounts::Account& account) {
-  if (account.kind == accounts::AccountKind::kChats) return "gpt-4o";
-  const auto& models = account.info.models;
-  for (const auto& m : models)
-    if (m == account.info.defaultModel) return m;
-  return models.empty() ? "" : models.front();
-}
 
 std::string quotaText(const accounts::Quota& quota) {
   if (!quota.remaining && !quota.limit) return "";
@@ -194,27 +148,21 @@ int runDoctor(const config::Config& cfg, std::ostream& out) {
     line += command ? "get-things ok (" + std::to_string(account->info.models.size()) + " models" +
                           quotaText(account->info.quota) + ")"
                     : std::string("token ok");
-    const std::string model = checkModel(*account);
-    boost::json::object body{{"model", model},
-                             {"messages", boost::json::array{boost::json::object{
-                                              {"role", "user"}, {"content", "Reply with OK."}}}}};
-    auto sink = std::make_shared<AnswerSink>();
-    auto result = sink->result();
-    const auto asked = Clock::now();
-    boost::asio::post(worker, [&chatRelay, sink, id, text = boost::json::serialize(body)] {
-      chatRelay.handle(text, sink, id);
+    std::promise<accounts::CheckResult> checked;
+    auto result = checked.get_future();
+    boost::asio::post(worker, [&chatRelay, &pool, &checked, id] {
+      relay::checkAccount(chatRelay, pool, id,
+                          [&checked](accounts::CheckResult r) { checked.set_value(std::move(r)); });
     });
-    auto [ok, text] = result.get();
-    const auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - asked).count();
-    if (ok) {
+    const accounts::CheckResult r = result.get();
+    if (r.ok) {
       ++answered;
-      out << line << " · answer ok from " << model << ": \"" << oneLine(text, 60) << "\" · " << ms
-          << " ms\n";
+      out << line << " · answer ok from " << r.model << ": \"" << oneLine(r.detail, 60) << "\" · "
+          << r.latencyMs << " ms\n";
     } else {
       auto now = pool.find(id);
-      out << line << " · FAILED at the answer (" << model << "): " << oneLine(text)
-          << (now ? advice(*now) : "") << " · " << ms << " ms\n";
+      out << line << " · FAILED at the answer (" << r.model << "): " << oneLine(r.detail)
+          << (now ? advice(*now) : "") << " · " << r.latencyMs << " ms\n";
     }
   }
   out << answered << " of " << pool.ids().size() << " accounts answered.\n";

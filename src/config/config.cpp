@@ -140,6 +140,8 @@ const std::vector<VariableDoc>& variables() {
       {"UPSTREAM_CONNECT_TIMEOUT_SECONDS", "10", "backend connect timeout (TCP, TLS, proxy)"},
       {"UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS", "120", "backend time to the first body byte"},
       {"UPSTREAM_IDLE_TIMEOUT_SECONDS", "60", "longest silence of the backend mid-answer"},
+      {"ACCOUNT_CHECK_INTERVAL_SECONDS", "0",
+       "check every account this often with a tiny real request; 0: on demand only"},
   };
   return docs;
 }
@@ -256,6 +258,7 @@ LoadResult load(const Env& env, int cores) {
   l.integer("UPSTREAM_CONNECT_TIMEOUT_SECONDS", c.upstreamConnectTimeoutSeconds, 1, 3600);
   l.integer("UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS", c.upstreamFirstByteTimeoutSeconds, 1, 3600);
   l.integer("UPSTREAM_IDLE_TIMEOUT_SECONDS", c.upstreamIdleTimeoutSeconds, 1, 3600);
+  l.integer("ACCOUNT_CHECK_INTERVAL_SECONDS", c.accountCheckIntervalSeconds, 0, 7 * 86400);
 
   if (!l.error().empty()) return {std::nullopt, l.error()};
   return {std::move(c), ""};

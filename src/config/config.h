@@ -59,6 +59,7 @@ struct Config {
   int upstreamConnectTimeoutSeconds = 10;
   int upstreamFirstByteTimeoutSeconds = 120;
   int upstreamIdleTimeoutSeconds = 60;
+  int accountCheckIntervalSeconds = 0;  // ACCOUNT_CHECK_INTERVAL_SECONDS; 0: on demand only
 };
 
 // Every variable with its default and meaning, in the order --help prints them.

@@ -10,6 +10,7 @@
 #include "api/models.h"
 #include "http/respond.h"
 #include "obs/secrets.h"
+#include "relay/account_check.h"
 
 namespace http {
 namespace {
@@ -34,6 +35,13 @@ boost::json::object viewJson(const accounts::AccountView& a) {
   o["failures"] = a.failures;
   o["last_used"] = optionalInt(a.lastUsed);
   o["kind"] = config::kindName(a.kind);
+  if (a.lastCheck)
+    o["last_check"] = boost::json::object{{"at", a.lastCheck->at},
+                                          {"ok", a.lastCheck->ok},
+                                          {"latency_ms", a.lastCheck->latencyMs},
+                                          {"model", a.lastCheck->model}};
+  else
+    o["last_check"] = nullptr;
   boost::json::array models;
   if (a.kind == config::AccountKind::kChats)
     for (const auto& m : api::models()) models.emplace_back(m.id);  // the seed table
@@ -263,6 +271,18 @@ void AdminApi::disable(const std::shared_ptr<Exchange>& exchange, int64_t id) {
   for (const auto& view : pool_.list(accounts::Clock::now()))
     if (view.id == id) return respondJson(*exchange, 200, boost::json::serialize(viewJson(view)));
   exchange->respond(204, "application/json", "");
+}
+
+void AdminApi::test(const std::shared_ptr<Exchange>& exchange, int64_t id) {
+  if (!pool_.find(id))
+    return respondError(*exchange, adminError(404, "No account with id " + std::to_string(id) + ".",
+                                              "account_not_found"));
+  relay::checkAccount(relay_, pool_, id, [exchange, id](accounts::CheckResult r) {
+    spdlog::info("admin: account {} tested: {} in {} ms", id, r.ok ? "ok" : "failed", r.latencyMs);
+    boost::json::object o{{"ok", r.ok}, {"latency_ms", r.latencyMs}, {"model", r.model}};
+    o[r.ok ? "answer" : "error"] = r.detail;
+    respondJson(*exchange, 200, boost::json::serialize(o));
+  });
 }
 
 void AdminApi::enable(const std::shared_ptr<Exchange>& exchange, int64_t id) {

@@ -1,5 +1,5 @@
 // The admin API (SPEC.md §8) over the account pool: list, add (after a real token exchange or
-// get-things), bulk import, delete, disable and re-enable. Answers on the worker that took the request; additions complete on the
+// get-things), bulk import, delete, disable, re-enable and test. Answers on the worker that took the request; additions complete on the
 // control thread and are posted back.
 #pragma once
 
@@ -14,6 +14,9 @@ class io_context;
 namespace accounts {
 class AccountPool;
 }
+namespace relay {
+class ChatRelay;
+}
 namespace boost::json {
 class array;
 }
@@ -22,13 +25,17 @@ namespace http {
 
 class AdminApi {
  public:
-  AdminApi(boost::asio::io_context& io, accounts::AccountPool& pool) : io_(io), pool_(pool) {}
+  // `relay`: this worker's, for account tests.
+  AdminApi(boost::asio::io_context& io, accounts::AccountPool& pool, relay::ChatRelay& relay)
+      : io_(io), pool_(pool), relay_(relay) {}
 
   void list(const std::shared_ptr<Exchange>& exchange);
   void add(const std::shared_ptr<Exchange>& exchange);
   void remove(const std::shared_ptr<Exchange>& exchange, int64_t id);
   void enable(const std::shared_ptr<Exchange>& exchange, int64_t id);
   void disable(const std::shared_ptr<Exchange>& exchange, int64_t id);
+  // A tiny real request on that account: {"ok","latency_ms","model","answer"|"error"}.
+  void test(const std::shared_ptr<Exchange>& exchange, int64_t id);
 
  private:
   // {"accounts":[…]}: every entry added at once; 207 with one result per entry.
@@ -36,6 +43,7 @@ class AdminApi {
 
   boost::asio::io_context& io_;
   accounts::AccountPool& pool_;
+  relay::ChatRelay& relay_;
 };
 
 }  // namespace http

@@ -68,7 +68,8 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
 
   const bool adminRoute = r.id == RouteId::kAdminAccounts || r.id == RouteId::kAdminAccount ||
                           r.id == RouteId::kAdminAccountEnable ||
-                          r.id == RouteId::kAdminAccountDisable;
+                          r.id == RouteId::kAdminAccountDisable ||
+                          r.id == RouteId::kAdminAccountTest;
   if (adminRoute) {
     // With no ADMIN_SECRET the admin API does not exist.
     if (!adminAuth_.enabled())
@@ -105,6 +106,9 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
       break;
     case RouteId::kAdminAccountDisable:
       if (routes_.adminDisable) return routes_.adminDisable(exchange, r.accountId);
+      break;
+    case RouteId::kAdminAccountTest:
+      if (routes_.adminTest) return routes_.adminTest(exchange, r.accountId);
       break;
     case RouteId::kMethodNotAllowed: {
       auto error = api::methodNotAllowed(req.method, pathOf(req.target));

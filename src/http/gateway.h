@@ -41,6 +41,7 @@ struct GatewayRoutes {
   std::function<void(const std::shared_ptr<Exchange>&, int64_t id)> adminDelete;
   std::function<void(const std::shared_ptr<Exchange>&, int64_t id)> adminEnable;
   std::function<void(const std::shared_ptr<Exchange>&, int64_t id)> adminDisable;
+  std::function<void(const std::shared_ptr<Exchange>&, int64_t id)> adminTest;
 };
 
 class Gateway final : public Handler {

@@ -69,6 +69,8 @@ Route route(std::string_view method, std::string_view target, std::string_view p
       r = match(method, "POST", RouteId::kAdminAccountEnable, "/admin/accounts/{id}/enable");
     else if (tail == "/disable")
       r = match(method, "POST", RouteId::kAdminAccountDisable, "/admin/accounts/{id}/disable");
+    else if (tail == "/test")
+      r = match(method, "POST", RouteId::kAdminAccountTest, "/admin/accounts/{id}/test");
     else
       return {RouteId::kNotFound, 0, "", "other"};
     r.accountId = id;

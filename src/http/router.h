@@ -18,6 +18,7 @@ enum class RouteId {
   kAdminAccount,        // DELETE
   kAdminAccountEnable,  // POST
   kAdminAccountDisable,  // POST
+  kAdminAccountTest,     // POST
   kNotFound,
   kMethodNotAllowed,
 };

@@ -359,3 +359,51 @@ test('a tool call the server ran itself is not shown; the answer goes on', async
   const recs = (await emu.stats()).requests.filter((x) => x.kind === 'session');
   assert.ok(recs.every((x) => x.tool_answer === undefined), 'nothing was sent back for it');
 });
+
+test('POST /admin/accounts/{id}/test: a tiny real request; a failing test counts like a real failure', async (t) => {
+  const emu = await startScriptedEmulator(t, 'x', {
+    default: { session: { events: 1, interval_ms: 0, text: 'OK' }, chat: { events: 1, interval_ms: 0, text: 'OK' } },
+    accounts: {
+      [K('mini')]: { get_things: { models: ['gpt-5', 'gpt-5-mini'], default_model: 'gpt-5' } },
+      [K('revoked')]: { session: { fail: 'close_1008' } },
+    },
+  });
+  const gw = await gateway(t, emu, [K('mini'), K('revoked')], { QD_COOKIE: 'x=rt-check' });
+  await until('ready', async () => (await accounts(gw)).every((a) => a.kind === 'chats' || a.models.length));
+  const byKey = async () => Object.fromEntries((await accounts(gw)).map((a) => [a.key, a]));
+  const list = await byKey();
+  const test = (id) => fetch(`${gw.url}/admin/accounts/${id}/test`, { method: 'POST', headers: admin });
+
+  const mini = await (await test(list['qk-min…'].id)).json();
+  assert.deepEqual({ ...mini, latency_ms: 0 }, { ok: true, latency_ms: 0, model: 'gpt-5-mini', answer: 'OK0' });
+  assert.ok(mini.latency_ms >= 0);
+  const chats = await (await test(list['rt-che…'].id)).json();
+  assert.equal(chats.ok, true);
+  assert.equal(chats.model, 'gemini-2.0-flash');
+
+  const revoked = await (await test(list['qk-rev…'].id)).json();
+  assert.equal(revoked.ok, false);
+  assert.match(revoked.error, /1008/);
+  const after = await byKey();
+  assert.equal(after['qk-rev…'].state, 'invalid', 'the failed test did what a failed request does');
+  assert.equal(after['qk-min…'].last_check.ok, true);
+  assert.equal(after['qk-min…'].last_check.model, 'gpt-5-mini');
+  assert.equal(after['qk-rev…'].last_check.ok, false);
+  assert.equal((await test(999)).status, 404);
+  const stats = await emu.stats();
+  const queried = stats.requests.filter((r) => r.kind === 'session' && r.frame).map((r) => JSON.parse(r.frame.slice(10)));
+  assert.ok(queried.some((q) => q.user_request === 'Reply with OK.' && q.custom_model === 'gpt-5-mini'));
+});
+
+test('ACCOUNT_CHECK_INTERVAL_SECONDS: every account is checked in the background, one at a time', async (t) => {
+  const emu = await startScriptedEmulator(t, 'x', { default: { session: { events: 1, interval_ms: 0 }, chat: { events: 1, interval_ms: 0 } } });
+  const gw = await gateway(t, emu, [K('a'), K('b')], { QD_COOKIE: 'x=rt-bg', ACCOUNT_CHECK_INTERVAL_SECONDS: '1' });
+  const checked = await until('every account checked', async () => {
+    const list = await accounts(gw);
+    return list.every((a) => a.last_check?.ok) ? list : null;
+  }, 6000);
+  assert.equal(checked.length, 3);
+  const stats = await emu.stats();
+  assert.ok(stats.counters.user_queries >= 2 && stats.counters.chat_requests >= 1, JSON.stringify(stats.counters));
+  assert.ok(stats.peak_open_streams <= 1, 'one check at a time');
+});

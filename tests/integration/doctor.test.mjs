@@ -40,7 +40,7 @@ test('doctor names what works and what does not, per account', async (t) => {
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines.length, 6, r.stdout);
-  assert.match(lines[0], /^#1 chats +rt-ali… +token ok · answer ok from gpt-4o: "tok0 tok1" · \d+ ms$/);
+  assert.match(lines[0], /^#1 chats +rt-ali… +token ok · answer ok from gemini-2.0-flash: "tok0 tok1" · \d+ ms$/);
   assert.match(lines[1], /^#2 chats +rt-dea… +FAILED at token exchange: .*INVALID_REFRESH_TOKEN.*log in to Qodo again/);
   assert.match(lines[2], /^#3 command qk-goo… +get-things ok \(3 models\) · answer ok from claude-4.5-sonnet: "tok0 tok1" · \d+ ms$/);
   assert.match(lines[3], /^#4 command qk-bad… +FAILED at get-things: the Qodo API key was refused.*401.*qodo login/);

@@ -22,7 +22,7 @@ test('--help lists every variable and --version prints the version', () => {
     'REQUEST_RATE_LIMIT', 'ROUTE_PREFIX', 'RATE_LIMIT_COOKIE_LOCK_DURATION', 'IP_BLACK_LIST',
     'QODO_API_BASE', 'FIREBASE_TOKEN_URL', 'DATA_DIR', 'ADMIN_SECRET', 'REASONING_HIDE',
     'TRUSTED_PROXIES', 'WORKERS', 'MAX_BODY_BYTES', 'SHUTDOWN_GRACE_SECONDS', 'QODO_API_KEYS',
-    'QODO_COMMAND_URL', 'RECORD_DIR']) {
+    'QODO_COMMAND_URL', 'RECORD_DIR', 'ACCOUNT_CHECK_INTERVAL_SECONDS']) {
     assert.match(help.stdout, new RegExp(`\\b${name}\\b`), name);
   }
   const version = spawnSync(gatewayBin, ['--version'], { encoding: 'utf8' });
