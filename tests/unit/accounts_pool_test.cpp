@@ -245,3 +245,93 @@ TEST(AccountPool, ConcurrentLeasesBalanceOut) {
 
 }  // namespace
 }  // namespace accounts
+
+namespace accounts {
+namespace {
+
+Account commandAccount(int64_t id, std::vector<std::string> models) {
+  Account a = makeAccount(id);
+  a.kind = AccountKind::kCommand;
+  a.apiKey.clear();
+  a.refreshToken = "qk-key-" + std::to_string(id) + "-0123456789";
+  a.accessExpiry.reset();
+  a.accessToken = a.refreshToken;
+  a.info.models = std::move(models);
+  return a;
+}
+
+TEST(AccountPoolRoutes, AModelGoesOnlyToAccountsThatServeIt) {
+  AccountPool pool(options());
+  pool.insert(makeAccount(1));                             // chats: the seed table
+  pool.insert(commandAccount(2, {"gpt-5", "gpt-4o"}));     // command: its list
+  pool.insert(commandAccount(3, {"claude-4.5-sonnet"}));
+  for (int i = 0; i < 50; ++i) {
+    auto seedOnly = pool.acquire({}, kNow, Route{"deepseek-r1", true, {}, {}});
+    ASSERT_TRUE(seedOnly);
+    EXPECT_EQ(seedOnly->accountId, 1);
+    pool.release(*seedOnly, Outcome::kNeutral, "", kNow);
+    auto live = pool.acquire({}, kNow, Route{"gpt-5", false, {}, {}});
+    ASSERT_TRUE(live);
+    EXPECT_EQ(live->accountId, 2);
+    EXPECT_EQ(live->kind, AccountKind::kCommand);
+    EXPECT_TRUE(live->refreshed) << "a command lease has no refresh to try";
+    EXPECT_EQ(live->accessToken, "qk-key-2-0123456789");
+    pool.release(*live, Outcome::kNeutral, "", kNow);
+  }
+  // gpt-4o: the chats account or command account 2, never 3; with images only the command one.
+  std::set<int64_t> seen;
+  for (int i = 0; i < 100; ++i) {
+    auto l = pool.acquire({}, kNow, Route{"gpt-4o", true, {}, {}});
+    seen.insert(l->accountId);
+    pool.release(*l, Outcome::kNeutral, "", kNow);
+  }
+  EXPECT_EQ(seen, (std::set<int64_t>{1, 2}));
+  auto images = pool.acquire({}, kNow, Route{"gpt-4o", true, AccountKind::kCommand, {}});
+  EXPECT_EQ(images->accountId, 2);
+  pool.release(*images, Outcome::kNeutral, "", kNow);
+  auto pinned = pool.acquire({}, kNow, Route{"", true, {}, 3});
+  EXPECT_EQ(pinned->accountId, 3);
+  EXPECT_FALSE(pool.acquire({}, kNow, Route{"gpt-9", false, {}, {}}));
+  EXPECT_TRUE(pool.listsModel("claude-4.5-sonnet"));
+  EXPECT_FALSE(pool.listsModel("deepseek-r1"));
+  EXPECT_EQ(pool.liveModels(), (std::vector<std::string>{"claude-4.5-sonnet", "gpt-4o", "gpt-5"}));
+}
+
+TEST(AccountPoolRoutes, GetThingsAnswersMakeAKeyServeAndAUsedUpQuotaRestsItUntilTheReset) {
+  AccountPool pool(options());
+  Account a = commandAccount(1, {});
+  a.accessToken.clear();  // get-things has not answered
+  pool.insert(a);
+  EXPECT_FALSE(pool.acquire({}, kNow));
+  EXPECT_EQ(pool.unlistedCommandAccounts(), 1u);
+  CommandInfo info;
+  info.models = {"gpt-5"};
+  info.quota = {50, 0, toUnixSeconds(kNow) + 3600};
+  ASSERT_TRUE(pool.applyInfo(1, info, kNow));
+  EXPECT_EQ(pool.unlistedCommandAccounts(), 0u);
+  EXPECT_FALSE(pool.acquire({}, kNow)) << "its quota is used up";
+  const auto view = pool.list(kNow).front();
+  EXPECT_EQ(view.state, "cooling");
+  EXPECT_EQ(view.cooldownUntil, toUnixSeconds(kNow) + 3600);
+  EXPECT_EQ(view.quota, info.quota);
+  auto later = pool.acquire({}, kNow + seconds(3601));
+  ASSERT_TRUE(later) << "it serves again after the reset";
+  EXPECT_EQ(later->accessToken, a.refreshToken);
+}
+
+TEST(AccountPoolRoutes, ADisabledAccountStaysDisabledWhateverHappensUntilEnabled) {
+  AccountPool pool(options());
+  pool.insert(makeAccount(1));
+  auto lease = pool.acquire({}, kNow);
+  ASSERT_TRUE(pool.disable(1));
+  EXPECT_FALSE(pool.acquire({}, kNow));
+  pool.release(*lease, Outcome::kRateLimited, "429", kNow);  // a request in flight ends
+  EXPECT_EQ(pool.list(kNow).front().state, "disabled");
+  EXPECT_EQ(pool.counts(kNow).disabled, 1u);
+  ASSERT_TRUE(pool.enable(1, kNow));
+  EXPECT_TRUE(pool.acquire({}, kNow));
+  EXPECT_FALSE(pool.disable(99));
+}
+
+}  // namespace
+}  // namespace accounts
