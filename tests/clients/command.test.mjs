@@ -94,8 +94,10 @@ test('both kinds serve chat, each only the models its backend offers', async (t)
 });
 
 test('failover crosses kinds, and the all-failed message names each kind', async (t) => {
+  // round_robin: each kind is tried first in turn, so a few requests reach both.
   const { gw, emu } = await startStack(t, {
-    emulatorArgs: fast, accounts: ['rt-a'], apiKeys: ['qk-one-5f2c9a7e41d0'], env: { ADMIN_SECRET: 'adm' },
+    emulatorArgs: fast, accounts: ['rt-a'], apiKeys: ['qk-one-5f2c9a7e41d0'],
+    env: { ADMIN_SECRET: 'adm', ACCOUNT_STRATEGY: 'round_robin' },
     scenario: { default: { chat: { fail: 'server_error' } } },
   });
   const openai = client(gw);

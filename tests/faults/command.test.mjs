@@ -65,7 +65,8 @@ test('a refused key (401 at get-things, close 1008 in a session) is invalid, nam
       [K('closing')]: { session: { fail: 'close_1008' } },
     },
   });
-  const gw = await gateway(t, emu, [K('revoked'), K('closing'), K('good')]);
+  // round_robin: six requests surely reach the closing account.
+  const gw = await gateway(t, emu, [K('revoked'), K('closing'), K('good')], { ACCOUNT_STRATEGY: 'round_robin' });
   const byKey = async () => Object.fromEntries((await accounts(gw)).map((a) => [a.key, a]));
   const first = await until('get-things answered', async () => {
     const a = await byKey();
@@ -115,7 +116,10 @@ test('sessions that fail before any text go to the next account; after text, an 
   const emu = await startScriptedEmulator(t, 'x', {
     default: { session: { events: 3, interval_ms: 0 } },
   });
-  const gw = await gateway(t, emu, [K('a'), K('b')], { UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS: '1', UPSTREAM_IDLE_TIMEOUT_SECONDS: '1' });
+  // round_robin: every batch of requests reaches the misbehaving account A.
+  const gw = await gateway(t, emu, [K('a'), K('b')], {
+    UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS: '1', UPSTREAM_IDLE_TIMEOUT_SECONDS: '1', ACCOUNT_STRATEGY: 'round_robin',
+  });
   await until('ready', async () => (await fetch(`${gw.url}/readyz`)).status === 200);
   const script = async (session) => {
     const r = await fetch(`${emu.url}/_emulator/scenario`, {
