@@ -3,7 +3,9 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <cctype>
 #include <cmath>
+#include <boost/json/serialize.hpp>
 #include <exception>
 #include <new>
 
@@ -204,6 +206,129 @@ conversation::Message toMessage(Role role, Content content, const json::object& 
   return m;
 }
 
+bool validToolName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return false;
+  return true;
+}
+
+// An assistant message's `tool_calls`: each {"id","type":"function","function":{"name",
+// "arguments":"<JSON text>"}} becomes a ToolCall part after the message's text.
+std::optional<ApiError> readToolCalls(const json::object& msg, const std::string& at,
+                                      std::vector<conversation::ToolCall>& out) {
+  const std::string param = at + ".tool_calls";
+  const json::value* v = optionalField(msg, "tool_calls");
+  if (!v) return std::nullopt;
+  if (!v->is_array()) return wrongType(param, "an array", *v);
+  const json::array& calls = v->get_array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const std::string callParam = param + "[" + std::to_string(i) + "]";
+    const json::object* call = calls[i].if_object();
+    if (!call) return wrongType(callParam, "an object", calls[i]);
+    const json::value* function = call->if_contains("function");
+    const json::object* f = function ? function->if_object() : nullptr;
+    if (!f) return missing(callParam + ".function");
+    const json::value* name = f->if_contains("name");
+    if (!name || !name->is_string()) return missing(callParam + ".function.name");
+    conversation::ToolCall tc;
+    tc.name = name->get_string();
+    if (const json::value* id = call->if_contains("id"); id && id->is_string())
+      tc.id = id->get_string();
+    if (const json::value* args = f->if_contains("arguments")) {
+      if (args->is_string())
+        tc.arguments = args->get_string();
+      else if (!args->is_null())
+        tc.arguments = json::serialize(*args);  // some clients send the object itself
+    }
+    out.push_back(std::move(tc));
+  }
+  return std::nullopt;
+}
+
+// `tools` (functions only), `tool_choice` and `parallel_tool_calls` (SPEC §10).
+std::optional<ApiError> readTools(const json::object& root, conversation::Conversation& conv) {
+  if (const json::value* v = optionalField(root, "tools")) {
+    if (!v->is_array()) return wrongType("tools", "an array", *v);
+    const json::array& tools = v->get_array();
+    for (size_t i = 0; i < tools.size(); ++i) {
+      const std::string at = "tools[" + std::to_string(i) + "]";
+      const json::object* tool = tools[i].if_object();
+      if (!tool) return wrongType(at, "an object", tools[i]);
+      const json::value* type = tool->if_contains("type");
+      if (!type || !type->is_string() || type->get_string() != "function")
+        return badRequest("Invalid value for '" + at + ".type': only 'function' tools are supported.",
+                          at + ".type", "invalid_value");
+      const json::value* function = tool->if_contains("function");
+      const json::object* f = function ? function->if_object() : nullptr;
+      if (!f) return missing(at + ".function");
+      const json::value* name = f->if_contains("name");
+      if (!name || name->is_null()) return missing(at + ".function.name");
+      if (!name->is_string()) return wrongType(at + ".function.name", "a string", *name);
+      if (!validToolName(name->get_string()))
+        return badRequest("Invalid '" + at + ".function.name': '" +
+                              std::string(name->get_string()).substr(0, 80) +
+                              "' must be 1 to 64 letters, digits, '_' or '-'.",
+                          at + ".function.name", "invalid_value");
+      conversation::Tool t;
+      t.name = name->get_string();
+      for (const auto& earlier : conv.tools)
+        if (earlier.name == t.name)
+          return badRequest("Two tools are named '" + t.name + "'.", at + ".function.name",
+                            "invalid_value");
+      if (const json::value* d = optionalField(*f, "description")) {
+        if (!d->is_string()) return wrongType(at + ".function.description", "a string", *d);
+        t.description = d->get_string();
+      }
+      if (const json::value* p = optionalField(*f, "parameters")) {
+        if (!p->is_object()) return wrongType(at + ".function.parameters", "an object", *p);
+        t.parameters = json::serialize(*p);
+      }
+      conv.tools.push_back(std::move(t));
+    }
+  }
+  using Mode = conversation::ToolChoice::Mode;
+  if (const json::value* v = optionalField(root, "tool_choice")) {
+    if (v->is_string()) {
+      const std::string_view c = v->get_string();
+      if (c == "auto")
+        conv.toolChoice.mode = Mode::kAuto;
+      else if (c == "none")
+        conv.toolChoice.mode = Mode::kNone;
+      else if (c == "required")
+        conv.toolChoice.mode = Mode::kRequired;
+      else
+        return badRequest("Invalid value for 'tool_choice': '" + std::string(c).substr(0, 80) +
+                              "'. Supported values are: 'none', 'auto' and 'required', or a "
+                              "named function.",
+                          "tool_choice", "invalid_value");
+    } else if (const json::object* o = v->if_object()) {
+      const json::value* function = o->if_contains("function");
+      const json::object* f = function ? function->if_object() : nullptr;
+      const json::value* name = f ? f->if_contains("name") : nullptr;
+      if (!name || !name->is_string()) return missing("tool_choice.function.name");
+      conv.toolChoice = {Mode::kNamed, std::string(name->get_string())};
+    } else {
+      return wrongType("tool_choice", "a string or an object", *v);
+    }
+    if (conv.toolChoice.mode != Mode::kAuto && conv.toolChoice.mode != Mode::kNone &&
+        conv.tools.empty())
+      return badRequest("'tool_choice' needs 'tools'.", "tool_choice", "invalid_value");
+    if (conv.toolChoice.mode == Mode::kNamed) {
+      bool known = false;
+      for (const auto& t : conv.tools) known = known || t.name == conv.toolChoice.name;
+      if (!known)
+        return badRequest("'tool_choice' names the function '" +
+                              conv.toolChoice.name.substr(0, 80) + "', which is not in 'tools'.",
+                          "tool_choice.function.name", "invalid_value");
+    }
+  }
+  bool parallel = true;
+  if (auto err = readBool(root, "parallel_tool_calls", "parallel_tool_calls", parallel)) return err;
+  conv.parallelToolCalls = parallel;
+  return std::nullopt;
+}
+
 std::optional<ApiError> readMessages(const json::object& root,
                                      std::vector<conversation::Message>& out, bool& hasImages) {
   const json::value* v = optionalField(root, "messages");
@@ -225,18 +350,24 @@ std::optional<ApiError> readMessages(const json::object& root,
     if (!msg) return wrongType(at, "an object", list[i]);
     Role role = Role::kUser;
     Content content;
+    std::vector<conversation::ToolCall> calls;
     if (auto err = readRole(*msg, at, role)) return err;
     if (auto err = readContent(*msg, at, content)) return err;
-    // An assistant turn that only called tools has no text for the backend to see. (A single
+    if (role == Role::kAssistant)
+      if (auto err = readToolCalls(*msg, at, calls)) return err;
+    // A message with no text, image or call has nothing for the backend to see. (A single
     // empty part has no text; two empty parts are a newline, as the joined text always was.)
     const auto& texts = content.texts;
-    if (content.images.empty() && (texts.empty() || (texts.size() == 1 && texts[0].empty())))
-      continue;
+    const bool noText = texts.empty() || (texts.size() == 1 && texts[0].empty());
+    // A tool result is kept even when empty: its call needs an answer.
+    if (role != Role::kTool && content.images.empty() && calls.empty() && noText) continue;
     if (role == Role::kUser && !content.images.empty()) hasImages = true;
     else if (!content.images.empty())
       return badRequest("Only user messages may carry images; " + at + " is not one.",
                         at + ".content", "unsupported_content");
+    if (noText) content.texts.clear();
     out.push_back(toMessage(role, std::move(content), *msg));
+    for (auto& call : calls) out.back().parts.emplace_back(std::move(call));
   }
   if (out.empty()) {
     return badRequest("Every message in 'messages' is empty; send at least one with text.",
@@ -266,6 +397,7 @@ ParsedChatRequest parseValue(const json::value& root, const ModelLookup& live) {
   }
 
   if (auto err = readMessages(*obj, conv.messages, req.hasImages)) return *err;
+  if (auto err = readTools(*obj, conv)) return *err;
   if (auto err = readBool(*obj, "stream", "stream", req.stream)) return *err;
   if (const json::value* so = optionalField(*obj, "stream_options")) {
     if (!so->is_object()) return wrongType("stream_options", "an object", *so);

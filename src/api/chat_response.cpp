@@ -2,6 +2,8 @@
 
 #include "api/json_text.h"
 
+#include <algorithm>
+
 namespace api {
 namespace {
 
@@ -63,9 +65,35 @@ void ChunkEncoder::appendReasoning(std::string& out, std::string_view text) cons
   appendDelta(out, "reasoning_content", text);
 }
 
-void ChunkEncoder::appendStop(std::string& out) const {
+void ChunkEncoder::appendToolCallStart(std::string& out, size_t index, std::string_view id,
+                                       std::string_view name) const {
   out += choiceHead_;
-  out += R"({},"finish_reason":"stop"}]})"
+  out += R"({"tool_calls":[{"index":)";
+  appendJsonInt(out, static_cast<long>(index));
+  out += R"(,"id":)";
+  appendJsonString(out, id);
+  out += R"(,"type":"function","function":{"name":)";
+  appendJsonString(out, name);
+  out += R"(,"arguments":""}}])";
+  out += kChoiceTail;
+}
+
+void ChunkEncoder::appendToolCallArguments(std::string& out, size_t index,
+                                           std::string_view piece) const {
+  out += choiceHead_;
+  out += R"({"tool_calls":[{"index":)";
+  appendJsonInt(out, static_cast<long>(index));
+  out += R"(,"function":{"arguments":)";
+  appendJsonString(out, piece);
+  out += "}}]";
+  out += kChoiceTail;
+}
+
+void ChunkEncoder::appendStop(std::string& out, std::string_view finishReason) const {
+  out += choiceHead_;
+  out += R"({},"finish_reason":")";
+  out += finishReason;
+  out += R"("}]})"
          "\n\n";
 }
 
@@ -98,7 +126,7 @@ void appendErrorJson(std::string& out, const ApiError& error) {
 
 std::string completionJson(std::string_view id, long created, std::string_view model,
                            std::string_view content, std::optional<std::string_view> reasoning,
-                           const Usage& usage) {
+                           const Usage& usage, const std::vector<ToolCallOut>& toolCalls) {
   std::string out;
   out.reserve(256 + content.size() + (reasoning ? reasoning->size() : 0));
   out += R"({"id":)";
@@ -108,12 +136,30 @@ std::string completionJson(std::string_view id, long created, std::string_view m
   out += R"(,"model":)";
   appendJsonString(out, model);
   out += R"(,"choices":[{"index":0,"message":{"role":"assistant","content":)";
-  appendJsonString(out, content);
+  if (content.empty() && !toolCalls.empty())
+    out += "null";
+  else
+    appendJsonString(out, content);
   if (reasoning) {
     out += R"(,"reasoning_content":)";
     appendJsonString(out, *reasoning);
   }
-  out += R"(},"finish_reason":"stop"}],"usage":)";
+  if (!toolCalls.empty()) {
+    out += R"(,"tool_calls":[)";
+    for (size_t i = 0; i < toolCalls.size(); ++i) {
+      if (i != 0) out += ',';
+      out += R"({"id":)";
+      appendJsonString(out, toolCalls[i].id);
+      out += R"(,"type":"function","function":{"name":)";
+      appendJsonString(out, toolCalls[i].name);
+      out += R"(,"arguments":)";
+      appendJsonString(out, toolCalls[i].arguments);
+      out += "}}";
+    }
+    out += ']';
+  }
+  out += toolCalls.empty() ? R"(},"finish_reason":"stop"}],"usage":)"
+                           : R"(},"finish_reason":"tool_calls"}],"usage":)";
   appendUsageObject(out, usage);
   out += '}';
   return out;
@@ -131,31 +177,56 @@ OpenAiAnswer::OpenAiAnswer(std::string id, long created, std::string model, bool
       chunks_(id_, created_, model_) {}
 
 void OpenAiAnswer::onEvent(const conversation::Event& event, std::string& out) {
-  if (!stream_) return;
   using conversation::EventKind;
-  if (event.kind != EventKind::kText && event.kind != EventKind::kReasoning) {
-    // kEnd and kFailure arrive through finish() and fail(). Tool-call events have no producer
-    // before SPEC §10's tool support, which gives them their OpenAI shape.
-    return;
+  // Tool calls are kept whether streaming or not: the whole answer lists them at the end.
+  if (event.kind == EventKind::kToolCallBegin) {
+    if (event.index != calls_.size()) return;  // a decoder numbers its calls 0, 1, …
+    // "chatcmpl-" + the random part: unique per answer, then the call's index.
+    calls_.push_back({"call_" + id_.substr(std::min<size_t>(9, id_.size())) + "_" +
+                          std::to_string(event.index),
+                      std::string(event.text), {}});
+  } else if (event.kind == EventKind::kToolCallArguments) {
+    if (event.index >= calls_.size()) return;
+    calls_[event.index].arguments += event.text;
+  } else if (event.kind != EventKind::kText && event.kind != EventKind::kReasoning) {
+    return;  // kToolCallEnd shows nothing; kEnd and kFailure come through finish() and fail()
   }
+  if (!stream_) return;
   if (!opened_) {
     opened_ = true;
     chunks_.appendRole(out);
   }
-  if (event.kind == EventKind::kText)
-    chunks_.appendContent(out, event.text);
-  else
-    chunks_.appendReasoning(out, event.text);
+  switch (event.kind) {
+    case EventKind::kText:
+      chunks_.appendContent(out, event.text);
+      break;
+    case EventKind::kReasoning:
+      chunks_.appendReasoning(out, event.text);
+      break;
+    case EventKind::kToolCallBegin:
+      chunks_.appendToolCallStart(out, event.index, calls_.back().id, calls_.back().name);
+      break;
+    case EventKind::kToolCallArguments:
+      chunks_.appendToolCallArguments(out, event.index, event.text);
+      break;
+    default:
+      break;
+  }
 }
 
 void OpenAiAnswer::finish(const Answer& answer, std::string& out) {
   if (!stream_) {
     std::optional<std::string_view> reasoning;
     if (!answer.reasoning.empty()) reasoning = answer.reasoning;
-    out += completionJson(id_, created_, model_, answer.content, reasoning, answer.usage);
+    out += completionJson(id_, created_, model_, answer.content, reasoning, answer.usage, calls_);
     return;
   }
-  chunks_.appendStop(out);
+  if (!opened_) {
+    // An answer of tool calls only still opens with the role.
+    opened_ = true;
+    chunks_.appendRole(out);
+  }
+  chunks_.appendStop(out, calls_.empty() ? "stop" : "tool_calls");
   if (includeUsage_) chunks_.appendUsage(out, answer.usage);
   ChunkEncoder::appendDone(out);
 }

@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/answer_encoder.h"
 #include "api/error.h"
@@ -25,8 +26,13 @@ class ChunkEncoder {
   void appendRole(std::string& out) const;
   void appendContent(std::string& out, std::string_view text) const;
   void appendReasoning(std::string& out, std::string_view text) const;  // reasoning_content
-  // The last chunk before [DONE]: empty delta, finish_reason "stop".
-  void appendStop(std::string& out) const;
+  // A tool call's first delta: index, id, type and name, empty arguments (SPEC §10).
+  void appendToolCallStart(std::string& out, size_t index, std::string_view id,
+                           std::string_view name) const;
+  // A piece of that call's arguments.
+  void appendToolCallArguments(std::string& out, size_t index, std::string_view piece) const;
+  // The last chunk before [DONE]: empty delta, finish_reason "stop" (or "tool_calls").
+  void appendStop(std::string& out, std::string_view finishReason = "stop") const;
   // After the stop chunk when stream_options.include_usage: "choices":[] and "usage".
   void appendUsage(std::string& out, const Usage& usage) const;
 
@@ -41,17 +47,27 @@ class ChunkEncoder {
   std::string choiceHead_;  // head_ + `,"choices":[{"index":0,"delta":`
 };
 
-// The non-streaming `chat.completion` body; `reasoning` adds message.reasoning_content.
+// One tool call of an answer, as the client sees it.
+struct ToolCallOut {
+  std::string id;
+  std::string name;
+  std::string arguments;  // JSON text
+};
+
+// The non-streaming `chat.completion` body; `reasoning` adds message.reasoning_content; with
+// tool calls, message.tool_calls, content null when there is no text, finish_reason
+// "tool_calls".
 std::string completionJson(std::string_view id, long created, std::string_view model,
                            std::string_view content, std::optional<std::string_view> reasoning,
-                           const Usage& usage);
+                           const Usage& usage, const std::vector<ToolCallOut>& toolCalls = {});
 
 // The same error object as ApiError::json(), with the text repaired to valid UTF-8.
 void appendErrorJson(std::string& out, const ApiError& error);
 
 // The OpenAI chat surface's AnswerEncoder: `chat.completion.chunk` events while streaming (the
-// role first, then content and reasoning_content deltas, the stop chunk, the usage chunk when
-// asked, [DONE]), else one `chat.completion` body.
+// role first, then content, reasoning_content and tool_calls deltas, the stop chunk, the usage
+// chunk when asked, [DONE]), else one `chat.completion` body. Tool calls get ids of their own,
+// `call_<the completion id's random part>_<index>`: unique, whatever the backend named them.
 class OpenAiAnswer final : public AnswerEncoder {
  public:
   OpenAiAnswer(std::string id, long created, std::string model, bool stream, bool includeUsage);
@@ -69,6 +85,7 @@ class OpenAiAnswer final : public AnswerEncoder {
   bool includeUsage_;
   ChunkEncoder chunks_;
   bool opened_ = false;
+  std::vector<ToolCallOut> calls_;
 };
 
 inline constexpr size_t kCompletionIdRandomChars = 29;

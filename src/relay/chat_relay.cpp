@@ -251,6 +251,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     commandDecoder_.reset();
     reasoningText_.clear();
     contentText_.clear();
+    toolText_.clear();
     attemptOver_ = false;
     querySent_ = false;
     recorder_.reset();
@@ -449,7 +450,13 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
       case EventKind::kToolCallBegin:
       case EventKind::kToolCallArguments:
       case EventKind::kToolCallEnd:
-        // Shown by the surfaces of SPEC §10 (the next step); the answer ends after them.
+        // A call (SPEC §10): its name and arguments count as the answer's tokens.
+        if (event.kind != EventKind::kToolCallEnd) toolText_ += event.text;
+        if (encoder_->streaming()) {
+          commit();
+          reserveFor(event.text.size());
+        }
+        encoder_->onEvent(event, out_);  // a whole answer keeps the call for its end
         return;
       case EventKind::kEnd:
         succeed();
@@ -575,7 +582,9 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     finished_ = true;
     const api::Usage usage{
         static_cast<long>(promptTokens_),
-        static_cast<long>(completionTokens(model_.encoding, reasoningText_, contentText_))};
+        static_cast<long>(completionTokens(model_.encoding, reasoningText_,
+                                           toolText_.empty() ? contentText_
+                                                             : contentText_ + toolText_))};
     sink_->noteTokens(usage.promptTokens, usage.completionTokens);
     if (encoder_->streaming()) commit();
     encoder_->finish(api::Answer{contentText_, reasoningText_, usage}, out_);
@@ -651,6 +660,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   std::unique_ptr<Recorder> recorder_;  // RECORD_DIR
   std::string reasoningText_;
   std::string contentText_;
+  std::string toolText_;  // tool calls' names and arguments, for the usage count
   std::string out_;  // what the encoder wrote and the client has not been sent yet
   bool attemptOver_ = false;
 

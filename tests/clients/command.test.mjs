@@ -170,3 +170,48 @@ test('command accounts survive a restart: kind, models, disabled state', async (
   const r = await client(again).chat.completions.create({ model: 'gpt-5', messages });
   assert.equal(r.choices[0].message.content, 'tok0 tok1 tok2 tok3');
 });
+
+test('tool calls on a command account through the openai SDK: a call, its result, the answer (stream and not)', async (t) => {
+  const weather = { type: 'function', function: { name: 'get_weather', description: 'Weather in a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
+  const turn = { events: 1, interval_ms: 1, tool_call: { name: 'get_weather', arguments: { city: 'Paris', tool_reasoning: 'the user asked' } } };
+  const answer = { events: 2, interval_ms: 1, text: 'sunny' };
+  const { gw, emu } = await startStack(t, {
+    emulatorArgs: fast, accounts: [], apiKeys: ['qk-tools-5f2c9a7e41d0'],
+    scenario: { default: { session: { sequence: [turn, answer, turn, answer] } } },
+  });
+  const openai = client(gw);
+  const ask = [{ role: 'user', content: 'What is the weather in Paris?' }];
+  for (const stream of [false, true]) {
+    let first;
+    if (stream) {
+      const runner = openai.chat.completions.stream({ model: 'gpt-5', messages: ask, tools: [weather] });
+      first = await runner.finalChatCompletion();
+    } else {
+      first = await openai.chat.completions.create({ model: 'gpt-5', messages: ask, tools: [weather] });
+    }
+    const choice = first.choices[0];
+    assert.equal(choice.finish_reason, 'tool_calls', JSON.stringify(first));
+    assert.equal(choice.message.content, stream ? 'tok0' : 'tok0');
+    assert.equal(choice.message.tool_calls.length, 1);
+    const call = choice.message.tool_calls[0];
+    assert.match(call.id, /^call_[A-Za-z0-9]+_0$/);
+    assert.equal(call.type, 'function');
+    assert.equal(call.function.name, 'get_weather');
+    assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Paris' }, 'tool_reasoning is not an argument');
+
+    const next = await openai.chat.completions.create({
+      model: 'gpt-5', tools: [weather],
+      messages: [...ask, choice.message, { role: 'tool', tool_call_id: call.id, content: '21 C, sunny' }],
+    });
+    assert.equal(next.choices[0].message.content, 'sunny0 sunny1');
+    assert.equal(next.choices[0].finish_reason, 'stop');
+  }
+  const sessions = (await emulatorStats(emu)).requests.filter((r) => r.kind === 'session');
+  const queries = sessions.map((r) => JSON.parse(r.frame.slice('UserQuery '.length)));
+  assert.deepEqual(queries[0].tools, { client: [{ name: 'get_weather', description: 'Weather in a city',
+    inputSchema: weather.function.parameters, autoApproved: false }] });
+  // The second request is answerable from its own messages: the call and its result rendered.
+  assert.match(queries[1].user_request, /\[assistant called the tool get_weather \(call call_[A-Za-z0-9]+_0\)\]\n\{"city":"Paris"\}/);
+  assert.match(queries[1].user_request, /\[result of the tool get_weather \(call call_[A-Za-z0-9]+_0\)\]\n21 C, sunny/);
+});

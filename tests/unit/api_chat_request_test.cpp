@@ -263,3 +263,36 @@ TEST(ChatRequest, RejectsUnknownAndMissingRoles) {
 }
 
 }  // namespace
+
+TEST(ChatRequestTools, ToolsToolChoiceAndAssistantCallsAreRead) {
+  auto req = accepted(body(
+      R"([{"role":"user","content":"weather?"},)"
+      R"({"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},)"
+      R"({"role":"tool","tool_call_id":"call_1","content":""}])",
+      R"(,"tools":[{"type":"function","function":{"name":"get_weather","description":"d","parameters":{"type":"object"}}}],)"
+      R"("tool_choice":{"type":"function","function":{"name":"get_weather"}},"parallel_tool_calls":false)"));
+  const auto& c = req.conversation;
+  ASSERT_EQ(c.tools.size(), 1u);
+  EXPECT_EQ(c.tools[0].parameters, R"({"type":"object"})");
+  EXPECT_EQ(c.toolChoice.mode, conversation::ToolChoice::Mode::kNamed);
+  EXPECT_FALSE(c.parallelToolCalls);
+  ASSERT_EQ(c.messages.size(), 3u) << "a call-only assistant turn and an empty result are kept";
+  const auto* call = std::get_if<conversation::ToolCall>(&c.messages[1].parts.at(0));
+  ASSERT_NE(call, nullptr);
+  EXPECT_EQ(call->arguments, R"({"city":"Paris"})");
+  EXPECT_NE(std::get_if<conversation::ToolResult>(&c.messages[2].parts.at(0)), nullptr);
+}
+
+TEST(ChatRequestTools, BadToolsAreA400NamingTheField) {
+  const std::string hi = R"([{"role":"user","content":"hi"}])";
+  EXPECT_EQ(rejected(body(hi, R"(,"tools":[{"type":"function","function":{"name":"bad name"}}])")).param,
+            "tools[0].function.name");
+  EXPECT_EQ(rejected(body(hi, R"(,"tools":[{"type":"retrieval"}])")).param, "tools[0].type");
+  EXPECT_EQ(rejected(body(hi, R"(,"tools":[{"type":"function","function":{"name":"a"}}],"tool_choice":"sometimes")")).param,
+            "tool_choice");
+  EXPECT_EQ(rejected(body(hi, R"(,"tools":[{"type":"function","function":{"name":"a"}}],"tool_choice":{"type":"function","function":{"name":"b"}})")).param,
+            "tool_choice.function.name");
+  EXPECT_EQ(rejected(body(hi, R"(,"tool_choice":"required")")).param, "tool_choice");
+  EXPECT_EQ(rejected(body(hi, R"(,"tools":[{"type":"function","function":{"name":"a","parameters":"x"}}])")).param,
+            "tools[0].function.parameters");
+}

@@ -243,3 +243,64 @@ TEST(OpenAiAnswer, AFailureAfterTheStartIsAnErrorEventAndDone) {
 }
 
 }  // namespace
+
+namespace {
+
+conversation::Event toolEvent(conversation::EventKind kind, size_t index, std::string_view text) {
+  auto e = conversation::Event::of(kind, text);
+  e.index = index;
+  return e;
+}
+
+TEST(OpenAiAnswerTools, AStreamedCallIsItsStartThenArgumentPiecesThenFinishReasonToolCalls) {
+  using conversation::EventKind;
+  api::OpenAiAnswer answer("chatcmpl-abc", 1745000000, "deepseek-r1", true, false);
+  std::string out;
+  answer.onEvent(toolEvent(EventKind::kToolCallBegin, 0, "get_weather"), out);
+  answer.onEvent(toolEvent(EventKind::kToolCallArguments, 0, R"({"city":)"), out);
+  answer.onEvent(toolEvent(EventKind::kToolCallArguments, 0, R"("Paris"})"), out);
+  answer.onEvent(toolEvent(EventKind::kToolCallEnd, 0, ""), out);
+  answer.finish(api::Answer{"", "", {1, 2}}, out);
+  const auto e = events(out);
+  ASSERT_EQ(e.size(), 6u) << out;  // role, start, 2 pieces, stop, [DONE]
+  auto start = checkedChunk(e[1]);
+  auto choice = onlyChoice(start);
+  const auto& call = choice["delta"].as_object().at("tool_calls").as_array().at(0).as_object();
+  EXPECT_EQ(keys(call), (Keys{"index", "id", "type", "function"}));
+  EXPECT_EQ(call.at("id"), "call_abc_0");
+  EXPECT_EQ(call.at("type"), "function");
+  EXPECT_EQ(call.at("function").at("name"), "get_weather");
+  EXPECT_EQ(call.at("function").at("arguments"), "");
+  auto piece = checkedChunk(e[2]);
+  auto pieceChoice = onlyChoice(piece);
+  const auto& p = pieceChoice["delta"].as_object().at("tool_calls").as_array().at(0).as_object();
+  EXPECT_EQ(keys(p), (Keys{"index", "function"}));
+  EXPECT_EQ(p.at("function").at("arguments"), R"({"city":)");
+  auto stop = checkedChunk(e[4]);
+  EXPECT_EQ(onlyChoice(stop)["finish_reason"], "tool_calls");
+  EXPECT_EQ(e[5], "[DONE]");
+}
+
+TEST(OpenAiAnswerTools, AWholeAnswerListsItsCallsWithContentNullWhenThereIsNoText) {
+  using conversation::EventKind;
+  api::OpenAiAnswer answer("chatcmpl-xyz", 1745000000, "gpt-5", false, false);
+  std::string out;
+  answer.onEvent(toolEvent(EventKind::kToolCallBegin, 0, "a"), out);
+  answer.onEvent(toolEvent(EventKind::kToolCallArguments, 0, "{}"), out);
+  answer.onEvent(toolEvent(EventKind::kToolCallBegin, 1, "b"), out);
+  answer.onEvent(toolEvent(EventKind::kToolCallArguments, 1, R"({"x":1})"), out);
+  EXPECT_TRUE(out.empty()) << "nothing before the end of a whole answer";
+  answer.finish(api::Answer{"", "", {1, 2}}, out);
+  auto body = parseObject(out);
+  auto& choice = body["choices"].as_array().at(0).as_object();
+  EXPECT_EQ(choice["finish_reason"], "tool_calls");
+  const auto& message = choice["message"].as_object();
+  EXPECT_TRUE(message.at("content").is_null());
+  const auto& calls = message.at("tool_calls").as_array();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1].at("id"), "call_xyz_1");
+  EXPECT_EQ(calls[1].at("function").at("name"), "b");
+  EXPECT_EQ(calls[1].at("function").at("arguments"), R"({"x":1})");
+}
+
+}  // namespace
