@@ -9,9 +9,13 @@ ChatTurns toChatTurns(const std::vector<conversation::Message>& messages) {
   for (const auto& m : messages) {
     if (m.role == Role::kTool) {
       turns.push_back({"user", std::string(kToolResultPrefix) + m.text()});
-    } else {
-      turns.push_back({std::string(conversation::roleName(m.role)), m.text()});
+      continue;
     }
+    std::string text = m.text();
+    // A turn of tool calls alone has no text for this backend (the markup emulation of SPEC
+    // §10 is still to come): it is left out, as such turns always were.
+    if (text.empty()) continue;
+    turns.push_back({std::string(conversation::roleName(m.role)), std::move(text)});
   }
   ChatTurns out;
   size_t last = turns.size();
