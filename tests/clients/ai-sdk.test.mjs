@@ -116,3 +116,36 @@ test('errors surface as APICallError with the status: 401, 400, 429, 503', async
   await assert.rejects(generateText({ model: provider(empty.gw).chat('gpt-4o'), system, messages, maxRetries: 0 }),
     isCallError(503));
 });
+
+test('generateText and streamText with a tool over several steps, on a command account', async (t) => {
+  const { jsonSchema, tool, stepCountIs } = await import('ai');
+  const turn = { events: 1, interval_ms: 1, text: 'checking', tool_call: { name: 'get_weather', arguments: { city: 'Paris' } } };
+  const answer = { events: 2, interval_ms: 1, text: 'sunny' };
+  const { gw, emu } = await startStack(t, {
+    emulatorArgs: fast, accounts: [], apiKeys: ['qk-aisdk-5f2c9a7e41d0'],
+    scenario: { default: { session: { sequence: [turn, answer, turn, answer] } } },
+  });
+  const openai = provider(gw);
+  const calls = [];
+  const tools = {
+    get_weather: tool({
+      description: 'Weather in a city',
+      inputSchema: jsonSchema({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }),
+      execute: async ({ city }) => { calls.push(city); return `21 C in ${city}`; },
+    }),
+  };
+  const ask = [{ role: 'user', content: 'Weather in Paris?' }];
+  const generated = await generateText({ model: openai.chat('gpt-5'), messages: ask, tools, stopWhen: stepCountIs(3), maxRetries: 0 });
+  assert.equal(generated.steps.length, 2);
+  assert.equal(generated.steps[0].finishReason, 'tool-calls');
+  assert.equal(generated.text, 'sunny0 sunny1');
+  const streamed = streamText({ model: openai.chat('gpt-5'), messages: ask, tools, stopWhen: stepCountIs(3), maxRetries: 0 });
+  let text = '';
+  for await (const part of streamed.fullStream) if (part.type === 'text-delta') text += part.text;
+  assert.equal(text, 'checking0sunny0 sunny1');
+  assert.equal((await streamed.steps).length, 2);
+  assert.deepEqual(calls, ['Paris', 'Paris']);
+  const queries = (await emulatorStats(emu)).requests.filter((r) => r.kind === 'session')
+    .map((r) => JSON.parse(r.frame.slice('UserQuery '.length)));
+  assert.match(queries[1].user_request, /\[result of the tool get_weather[^\]]*\]\n"?21 C in Paris/);
+});
