@@ -11,6 +11,7 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -210,12 +211,27 @@ int main(int argc, char** argv) {
     control.run();
   });
   refresher.start();
-  // Give the first exchanges a moment so the first requests find usable accounts; a slow or
-  // dead token endpoint delays listening by at most this, never a request.
-  if (!refresher.waitForInitial(std::chrono::steady_clock::now() + std::chrono::seconds(5)))
-    spdlog::warn(
-        "token exchanges or get-things still running after 5 s; serving with the accounts "
-        "that are ready");
+  // Give the first exchanges and get-things a moment so the first requests find usable
+  // accounts: until all answered, at most 5 s while none is usable, and at most 300 ms more once
+  // one is — a slow account delays listening by little, a dead backend by at most 5 s, and
+  // never a request.
+  {
+    using Steady = std::chrono::steady_clock;
+    const auto deadline = Steady::now() + std::chrono::seconds(5);
+    std::optional<Steady::time_point> firstUsable;
+    bool all = false;
+    while (!(all = refresher.waitForInitial(std::min(deadline, Steady::now() +
+                                                                   std::chrono::milliseconds(20))))) {
+      const auto now = Steady::now();
+      if (now >= deadline) break;
+      if (!firstUsable && pool.counts(accounts::Clock::now()).usable > 0) firstUsable = now;
+      if (firstUsable && now - *firstUsable >= std::chrono::milliseconds(300)) break;
+    }
+    if (!all)
+      spdlog::warn(
+          "token exchanges or get-things still running; serving with the accounts that are "
+          "ready");
+  }
   http::RateLimiter rateLimiter(cfg.requestRateLimit, std::chrono::steady_clock::now());
   http::IpBlockList blockList(cfg.ipBlackList);
   http::ApiKeyAuth apiAuth(cfg.apiSecrets);
