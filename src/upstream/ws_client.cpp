@@ -207,23 +207,25 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
     co_return std::nullopt;
   }
 
-  // The frame-level deadline: fires `kind` unless a frame arrives first. Re-arming only moves
-  // the time (one timer wait is in flight at most, and it waits again when the deadline moved
-  // on): a frame costs a clock read, not a timer cancel and its handler.
+  // The frame-level deadline: fires `kind` unless a frame arrives first. Re-arming to a later
+  // time only moves the time (one timer wait is in flight at most, and it waits again when the
+  // deadline moved on): a frame costs a clock read, not a timer cancel and its handler. A
+  // deadline earlier than the wait in flight restarts the wait.
   void arm(std::chrono::milliseconds after, ErrorKind kind) {
     deadlineKind_ = kind;
     deadlineAt_ = Clock::now() + after;
-    if (!deadlineWaiting_) waitForDeadline();
+    if (!deadlineWaiting_ || deadlineAt_ < deadline_.expiry()) waitForDeadline();
   }
 
   void disarm() { deadlineAt_ = Clock::time_point::max(); }
 
   void waitForDeadline() {
     deadlineWaiting_ = true;
-    deadline_.expires_at(deadlineAt_);
-    deadline_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+    const uint64_t generation = ++deadlineGeneration_;
+    deadline_.expires_at(deadlineAt_);  // a wait in flight ends with operation_aborted
+    deadline_.async_wait([weak = this->weak_from_this(), generation](beast::error_code ec) {
       auto self = weak.lock();
-      if (!self) return;
+      if (!self || generation != self->deadlineGeneration_) return;  // a wait replaced since
       self->deadlineWaiting_ = false;
       if (ec || self->cancelled_ || self->deadlineAt_ == Clock::time_point::max()) return;
       if (self->deadlineAt_ > Clock::now()) return self->waitForDeadline();
@@ -411,6 +413,7 @@ class Session final : public WsHandle::State, public std::enable_shared_from_thi
   asio::steady_timer deadline_;
   Clock::time_point deadlineAt_ = Clock::time_point::max();
   bool deadlineWaiting_ = false;
+  uint64_t deadlineGeneration_ = 0;
   asio::steady_timer resumed_;
   ErrorKind deadlineKind_ = ErrorKind::kNone;
   ErrorKind timedOut_ = ErrorKind::kNone;

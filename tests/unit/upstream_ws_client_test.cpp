@@ -192,6 +192,22 @@ TEST(WsClient, SilenceAfterTheUpgradeIsAFirstByteTimeoutAndMidAnswerAnIdleTimeou
   EXPECT_EQ(out.result->error, ErrorKind::kIdleTimeout);
 }
 
+TEST(WsClient, AShortIdleTimeoutAfterALongFirstByteTimeoutFiresOnTime) {
+  WsOptions o = fastOptions();
+  o.firstByteTimeout = 5000ms;  // the wait in flight when the first frame comes
+  o.idleTimeout = 300ms;
+  Server server(webSocket([](Ws& ws) {
+    ws.write(asio::buffer(std::string("Ready")));
+    readText(ws);
+  }));
+  const auto started = std::chrono::steady_clock::now();
+  Outcome out = runSession(server.url(), o);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(out.result);
+  EXPECT_EQ(out.result->error, ErrorKind::kIdleTimeout);
+  EXPECT_LT(took, 1500ms) << "the idle deadline waited for an earlier, longer one";
+}
+
 TEST(WsClient, APausedSessionReadsNothingUntilResumed) {
   Server server(webSocket([](Ws& ws) {
     for (int i = 0; i < 3; ++i) ws.write(asio::buffer("f" + std::to_string(i)));
