@@ -70,73 +70,64 @@ class FrameScan : public JsonScan {
   using JsonScan::JsonScan;
 
   std::optional<UserResponseText> frame() {
-    if (!take('{')) return std::nullopt;
     bool sawSession = false, sawData = false;
     UserResponseText out;
-    do {
-      std::string_view key;
-      if (!plainString(key) || !take(':')) return std::nullopt;
-      skipSpace();
-      if (key == "error" || key == "type" || key == "message") return std::nullopt;
+    const bool read = object([&](std::string_view key) {
+      if (key == "error" || key == "type" || key == "message") return false;
       if (key == "session_id") {
         std::string_view id;
-        if (sawSession || !plainString(id)) return std::nullopt;
+        if (sawSession || !plainString(id)) return false;
         sawSession = true;
-      } else if (key == "data") {
-        if (sawData || !data(out)) return std::nullopt;
-        sawData = true;
-      } else if (!skipValue(0)) {
-        return std::nullopt;
+        return true;
       }
-    } while (take(','));
-    if (!take('}')) return std::nullopt;
+      if (key == "data") {
+        if (sawData || !data(out)) return false;
+        sawData = true;
+        return true;
+      }
+      return skipValue(0);
+    });
     skipSpace();
-    if (!atEnd() || !sawSession || !sawData) return std::nullopt;
+    if (!read || !atEnd() || !sawSession || !sawData) return std::nullopt;
     return out;
   }
 
  private:
   bool data(UserResponseText& out) {
-    if (!take('{')) return false;
     bool sawTool = false, sawIdentifier = false, sawArgs = false;
-    do {
-      std::string_view key;
-      if (!plainString(key) || !take(':')) return false;
-      skipSpace();
+    const bool read = object([&](std::string_view key) {
       if (key == "type") return false;
       if (key == "tool") {
         std::string_view tool;
         if (sawTool || !plainString(tool) || tool != "UserResponse") return false;
         sawTool = true;
-      } else if (key == "identifier") {
+        return true;
+      }
+      if (key == "identifier") {
         if (sawIdentifier || !plainString(out.identifier)) return false;
         sawIdentifier = true;
-      } else if (key == "tool_args") {
+        return true;
+      }
+      if (key == "tool_args") {
         if (sawArgs || !args(out.content)) return false;
         sawArgs = true;
-      } else if (!skipValue(1)) {
-        return false;
+        return true;
       }
-    } while (take(','));
-    return take('}') && sawTool && sawArgs;
+      return skipValue(1);
+    });
+    return read && sawTool && sawArgs;
   }
 
   bool args(std::string_view& content) {
-    if (!take('{')) return false;
     bool sawContent = false;
-    do {
-      std::string_view key;
-      if (!plainString(key) || !take(':')) return false;
-      skipSpace();
+    const bool read = object([&](std::string_view key) {
       if (key == "type") return false;
-      if (key == "content") {
-        if (sawContent || !string(&content)) return false;
-        sawContent = true;
-      } else if (!skipValue(2)) {
-        return false;
-      }
-    } while (take(','));
-    return take('}') && sawContent;
+      if (key != "content") return skipValue(2);
+      if (sawContent || !string(&content)) return false;
+      sawContent = true;
+      return true;
+    });
+    return read && sawContent;
   }
 };
 

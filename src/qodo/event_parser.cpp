@@ -18,31 +18,28 @@ class Scanner : public JsonScan {
   std::optional<Event> event() {
     // A line must open with the brace itself (the DOM path's quick exit says so too).
     if (p_ == end_ || *p_ != '{') return std::nullopt;
-    ++p_;
     bool sawType = false;
     bool sawData = false;
     std::string_view type;
     std::string_view content;
-    skipSpace();
-    if (p_ < end_ && *p_ == '}') return std::nullopt;  // {}: no type, the DOM path says so
-    do {
-      std::string_view key;
-      if (!plainString(key) || !take(':')) return std::nullopt;
-      skipSpace();
-      if (key == "error") return std::nullopt;
+    const bool read = object([&](std::string_view key) {
+      if (key == "error") return false;
       if (key == "type") {
         // Duplicate keys: which one Boost.JSON keeps is its business, not ours to copy.
-        if (sawType || !plainString(type)) return std::nullopt;
+        if (sawType || !plainString(type)) return false;
         sawType = true;
-      } else if (key == "data") {
-        if (sawData || !dataObject(content)) return std::nullopt;
-        sawData = true;
-      } else if (!skipValue(0)) {
-        return std::nullopt;
+        return true;
       }
-    } while (take(','));
-    if (!take('}')) return std::nullopt;
+      if (key == "data") {
+        if (sawData || !dataObject(content)) return false;
+        sawData = true;
+        return true;
+      }
+      return skipValue(0);
+    });
+    if (!read) return std::nullopt;
     skipSpace();
+    // {} has no type: the DOM path says what it is.
     if (p_ != end_ || !sawType || type != "text") return std::nullopt;
     return Event{EventKind::kText, content};
   }
@@ -51,27 +48,14 @@ class Scanner : public JsonScan {
   // "data": an object whose "content" (if any) must be a string; anything else it holds is
   // skipped. A data that is not an object goes to the DOM path.
   bool dataObject(std::string_view& content) {
-    if (!take('{')) return false;
-    skipSpace();
-    if (p_ < end_ && *p_ == '}') {
-      ++p_;
-      return true;
-    }
     bool sawContent = false;
-    do {
-      std::string_view key;
-      if (!plainString(key) || !take(':')) return false;
-      skipSpace();
-      if (key == "content") {
-        if (sawContent || !string(&content)) return false;
-        sawContent = true;
-      } else if (!skipValue(1)) {
-        return false;
-      }
-    } while (take(','));
-    return take('}');
+    return object([&](std::string_view key) {
+      if (key != "content") return skipValue(1);
+      if (sawContent || !string(&content)) return false;
+      sawContent = true;
+      return true;
+    });
   }
-
 };
 
 }  // namespace

@@ -34,6 +34,25 @@ class JsonScan {
     return true;
   }
 
+  // An object at p_ (after spaces): `member(key)` reads each member's value from p_ and returns
+  // false to give up. `{}` is an object with no members.
+  template <typename Member>
+  bool object(Member&& member) {
+    if (!take('{')) return false;
+    skipSpace();
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    do {
+      std::string_view key;
+      if (!plainString(key) || !take(':')) return false;
+      skipSpace();
+      if (!member(key)) return false;
+    } while (take(','));
+    return take('}');
+  }
+
   // A string without escapes (keys, the type): a view into the line.
   bool plainString(std::string_view& out) {
     skipSpace();
