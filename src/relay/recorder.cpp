@@ -4,7 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "api/json_text.h"
@@ -13,6 +17,14 @@ namespace relay {
 namespace {
 
 std::atomic<uint64_t> counter{0};
+std::atomic<bool> warned{false};
+
+// Once per process: a RECORD_DIR that cannot be written records nothing, and says so.
+void warnOnce(const std::string& dir, int error) {
+  if (warned.exchange(true)) return;
+  spdlog::warn("RECORD_DIR {}: cannot write a recording there ({}); exchanges are not recorded",
+               dir, std::strerror(error));
+}
 
 bool isCredentialHeader(std::string_view name) {
   std::string lower(name);
@@ -36,7 +48,10 @@ std::unique_ptr<Recorder> Recorder::open(const std::string& dir, std::string_vie
                            ".jsonl";
   // 0600: a recording holds conversations.
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return nullptr;
+  if (fd < 0) {
+    warnOnce(dir, errno);
+    return nullptr;
+  }
   std::FILE* file = ::fdopen(fd, "w");
   if (file == nullptr) {
     ::close(fd);

@@ -3,7 +3,7 @@
 // is replayed and answered as its .expect.json says.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, startEmulator, startScriptedEmulator, sourceDir, sleep } from '../lib/harness.mjs';
@@ -120,4 +120,20 @@ test('every recording in tests/data/recordings is replayed as expected', async (
     else assert.equal(got.error, null, f);
     await gw.proc.stop();
   }
+});
+
+test('a RECORD_DIR that cannot be written is said once in the log, and requests are served', async (t) => {
+  const emu = await startScriptedEmulator(t, 'AIzaRec', { default: { chat: { events: 2, interval_ms: 0 } } });
+  const blocked = join(mkdtempSync(join(tmpdir(), 'qodo2api-rec-')), 'a-file');
+  writeFileSync(blocked, 'not a directory');
+  const gw = await startGateway({
+    QODO_API_BASE: emu.url, FIREBASE_TOKEN_URL: `${emu.url}/v1/token`,
+    QD_COOKIE: 'AIzaRec=rt-recorded-0123456789', RECORD_DIR: blocked,
+  });
+  t.after(() => gw.proc.stop());
+  await ready(gw);
+  for (let i = 0; i < 3; i++) assert.equal((await ask(gw, 'gpt-4o', false)).content, 'tok0 tok1');
+  const said = gw.proc.output.split('\n').filter((l) => l.includes('RECORD_DIR'));
+  assert.equal(said.length, 1, said.join('\n'));
+  assert.match(said[0], /cannot write a recording there/);
 });
