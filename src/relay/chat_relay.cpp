@@ -348,18 +348,15 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
       flushScheduled_ = true;
       framesChecked_ = framesSeen_;
       flushRounds_ = 0;
-      boost::asio::post(relay_.io_, [weak = weak_from_this()] {
-        if (auto self = weak.lock()) self->flushWhenQuiet();
-      });
+      postFlushCheck();
     }
-    if (committed_ && sink_->pendingBytes() > relay_.options_.maxPendingBytes) {
-      std::weak_ptr<ChatCall> weak = weak_from_this();
-      sink_->onDrained([weak] {
-        if (auto self = weak.lock()) self->session_.resume();
-      });
-      return upstream::Flow::kPause;
-    }
-    return upstream::Flow::kContinue;
+    return keepUp([](ChatCall& call) { call.session_.resume(); });
+  }
+
+  void postFlushCheck() {
+    boost::asio::post(relay_.io_, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->flushWhenQuiet();
+    });
   }
 
   // Waits a loop turn at a time while frames keep arriving (bounded), then writes them. The
@@ -369,20 +366,23 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     const bool arriving = flushRounds_ == 0 || framesSeen_ != framesChecked_;
     if (arriving && ++flushRounds_ < kMaxRounds && out_.size() < 16384) {
       framesChecked_ = framesSeen_;
-      boost::asio::post(relay_.io_, [weak = weak_from_this()] {
-        if (auto self = weak.lock()) self->flushWhenQuiet();
-      });
+      postFlushCheck();
       return;
     }
     flushScheduled_ = false;
     flush();
   }
 
-  // What one backend read produced leaves in one write; a client that does not keep up stops
-  // the backend (`resume` starts it again once the client drained).
+  // What one backend read produced leaves in one write.
   upstream::Flow afterRead(void (*resume)(ChatCall&)) {
     flush();
     if (attemptOver_ || finished_) return upstream::Flow::kContinue;
+    return keepUp(resume);
+  }
+
+  // A client that does not keep up stops the backend (`resume` starts it again once the
+  // client drained).
+  upstream::Flow keepUp(void (*resume)(ChatCall&)) {
     if (committed_ && sink_->pendingBytes() > relay_.options_.maxPendingBytes) {
       std::weak_ptr<ChatCall> weak = weak_from_this();
       sink_->onDrained([weak, resume] {
