@@ -69,6 +69,18 @@ bool AccountPool::offers(Route route) const {
   return false;
 }
 
+AccountPool::Offer AccountPool::offering(Route route) const {
+  route.kind.reset();
+  Offer offer;
+  std::lock_guard lock(mutex_);
+  for (const auto& a : accounts_) {
+    if (!fits(a, route)) continue;
+    (a.kind == AccountKind::kCommand ? offer.command : offer.chats) = true;
+    if (offer.chats && offer.command) break;
+  }
+  return offer;
+}
+
 bool AccountPool::listsModel(std::string_view model) const {
   std::lock_guard lock(mutex_);
   for (const auto& a : accounts_)

@@ -134,6 +134,12 @@ class AccountPool {
   std::optional<Lease> acquire(std::span<const int64_t> tried, TimePoint now, Route route = {});
   // Whether any account, in any state, serves `route` (its state then says why it cannot now).
   bool offers(Route route) const;
+  // The same question for both kinds at once (a request's start): `route.kind` is ignored.
+  struct Offer {
+    bool chats = false;
+    bool command = false;
+  };
+  Offer offering(Route route) const;
   // Whether a command account, in any state, lists `model` (the model exists for a request).
   bool listsModel(std::string_view model) const;
   // Command accounts (not disabled or invalid) whose get-things has not listed models yet.

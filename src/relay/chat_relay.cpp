@@ -159,10 +159,9 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   void start() {
     sink_->noteModel(conversation_.model);
     using accounts::AccountKind;
-    const bool command =
-        relay_.pool_.offers({model_.id, route_.seedModel, AccountKind::kCommand, route_.account});
-    const bool chats = route_.seedModel && !route_.kind &&
-                       relay_.pool_.offers({model_.id, true, AccountKind::kChats, route_.account});
+    const auto offer = relay_.pool_.offering(route_);
+    const bool command = offer.command;
+    const bool chats = offer.chats && !route_.kind;  // a chats account fits only a seed model
     if (route_.kind && !command) {
       respondError(api::badRequest(
           "The chats backend takes no images, and no command account (QODO_API_KEYS) serves "

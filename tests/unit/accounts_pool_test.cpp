@@ -292,6 +292,12 @@ TEST(AccountPoolRoutes, AModelGoesOnlyToAccountsThatServeIt) {
   auto pinned = pool.acquire({}, kNow, Route{"", true, {}, 3});
   EXPECT_EQ(pinned->accountId, 3);
   EXPECT_FALSE(pool.acquire({}, kNow, Route{"gpt-9", false, {}, {}}));
+  const auto both = pool.offering(Route{"gpt-4o", true, {}, {}});
+  EXPECT_TRUE(both.chats && both.command);
+  const auto live = pool.offering(Route{"claude-4.5-sonnet", false, {}, {}});
+  EXPECT_TRUE(!live.chats && live.command);
+  const auto seed = pool.offering(Route{"deepseek-r1", true, {}, {}});
+  EXPECT_TRUE(seed.chats && !seed.command);
   EXPECT_TRUE(pool.listsModel("claude-4.5-sonnet"));
   EXPECT_FALSE(pool.listsModel("deepseek-r1"));
   EXPECT_EQ(pool.liveModels(), (std::vector<std::string>{"claude-4.5-sonnet", "gpt-4o", "gpt-5"}));
