@@ -57,6 +57,17 @@ upstream::WsOptions wsOptions(const config::Config& cfg) {
   return o;
 }
 
+relay::RelayOptions relayOptions(const config::Config& cfg) {
+  relay::RelayOptions options;
+  options.chatUrl = cfg.qodoApiBase + "/v2/chats/chat";
+  options.commandUrl = cfg.qodoCommandUrl;
+  options.chineseChatEnabled = cfg.chineseChatEnabled;
+  options.reasoningHide = cfg.reasoningHide;
+  options.recordDir = cfg.recordDir;
+  options.aliases = cfg.modelAliases;
+  return options;
+}
+
 // Everything one worker owns: its backend client, its chat relay, the admin API and the
 // gateway that routes to them.
 class WorkerHandler final : public http::Handler {
@@ -67,8 +78,7 @@ class WorkerHandler final : public http::Handler {
       : client_(io, upstreamOptions(cfg)),
         ws_(io, wsOptions(cfg)),
         relay_(io, client_, ws_, pool,
-               relay::RelayOptions{cfg.qodoApiBase + "/v2/chats/chat", cfg.qodoCommandUrl,
-                                   cfg.chineseChatEnabled, cfg.reasoningHide, cfg.recordDir},
+               relayOptions(cfg),
                shard, activeStreams),
         admin_(io, pool, relay_),
         gateway_(services, routes()) {
@@ -89,6 +99,14 @@ class WorkerHandler final : public http::Handler {
     http::GatewayRoutes r;
     r.chat = [this](const std::shared_ptr<http::Exchange>& ex) {
       relay_.handle(ex->request().body, std::make_shared<http::ExchangeSink>(ex));
+    };
+    r.messages = [this](const std::shared_ptr<http::Exchange>& ex) {
+      relay_.handle(ex->request().body, std::make_shared<http::ExchangeSink>(ex, true),
+                    std::nullopt, api::Surface::kAnthropic);
+    };
+    r.countTokens = [this](const std::shared_ptr<http::Exchange>& ex) {
+      http::ExchangeSink sink(ex, true);
+      relay_.countTokens(ex->request().body, sink);
     };
     r.adminList = [this](const auto& ex) { admin_.list(ex); };
     r.adminAdd = [this](const auto& ex) { admin_.add(ex); };

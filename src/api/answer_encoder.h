@@ -1,6 +1,6 @@
 // How a client surface shows one answer (DESIGN.md: events → the surface's bytes): the relay
 // hands it the backend's events as they come and the whole answer at the end; it appends what
-// its client reads. One implementation per surface (OpenAI chat now; Anthropic messages next).
+// its client reads. One implementation per surface (OpenAI chat, Anthropic messages).
 #pragma once
 
 #include <string>
@@ -36,6 +36,13 @@ class AnswerEncoder {
   virtual void finish(const Answer& answer, std::string& out) = 0;
   // The answer failed after the stream began: how the client is told, and the stream's end.
   virtual void fail(const ApiError& error, std::string& out) = 0;
+
+  // A stream whose client expects a sign of life while the backend is silent (Anthropic's
+  // `ping` event): whether it wants one, and the bytes of one.
+  virtual bool wantsPings() const { return false; }
+  virtual void ping(std::string& /*out*/) {}
+  // The prompt's token count, known before the first event (Anthropic's message_start).
+  virtual void setPromptTokens(long /*tokens*/) {}
 };
 
 }  // namespace api

@@ -1,5 +1,7 @@
 #include "api/chat_request.h"
 
+#include "api/request_fields.h"
+
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -13,83 +15,6 @@ namespace api {
 namespace {
 
 namespace json = boost::json;
-
-std::string_view kindName(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-      return "an integer";
-    case json::kind::double_:
-      return "a number";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "an array";
-    case json::kind::object:
-      return "an object";
-  }
-  return "a value";
-}
-
-ApiError wrongType(const std::string& param, std::string_view expected, const json::value& got) {
-  return badRequest("Invalid type for '" + param + "': expected " + std::string(expected) +
-                        ", but got " + std::string(kindName(got)) + ".",
-                    param);
-}
-
-ApiError missing(const std::string& param) {
-  return badRequest("Missing required parameter: '" + param + "'.", param);
-}
-
-// Fields that may be absent or null alike: both mean "not given".
-const json::value* optionalField(const json::object& obj, std::string_view key) {
-  const json::value* v = obj.if_contains(key);
-  return v && !v->is_null() ? v : nullptr;
-}
-
-std::optional<ApiError> readBool(const json::object& obj, std::string_view key,
-                                 const std::string& param, bool& out) {
-  const json::value* v = optionalField(obj, key);
-  if (!v) return std::nullopt;
-  if (!v->is_bool()) return wrongType(param, "a boolean", *v);
-  out = v->get_bool();
-  return std::nullopt;
-}
-
-std::optional<ApiError> readMaxTokens(const json::object& obj, std::string_view key,
-                                      std::optional<long>& out) {
-  const json::value* v = optionalField(obj, key);
-  if (!v) return std::nullopt;
-  const std::string param(key);
-  // Only the size matters past this point, so anything beyond the limit is clamped to it + 1.
-  long value = 0;
-  if (v->is_int64()) {
-    const int64_t i = v->get_int64();
-    value = i > kMaxTokensLimit ? kMaxTokensLimit + 1 : static_cast<long>(i);
-  } else if (v->is_uint64()) {
-    value = kMaxTokensLimit + 1;
-  } else if (v->is_double() && std::isfinite(v->get_double()) &&
-             std::trunc(v->get_double()) == v->get_double()) {
-    const double d = v->get_double();
-    value = d > kMaxTokensLimit ? kMaxTokensLimit + 1 : static_cast<long>(d);
-  } else {
-    return wrongType(param, "an integer", *v);
-  }
-  if (value < 1) {
-    return badRequest("Invalid '" + param + "': must be at least 1.", param, "invalid_value");
-  }
-  if (value > kMaxTokensLimit) {
-    return badRequest("Invalid '" + param + "': at most " + std::to_string(kMaxTokensLimit) +
-                          " tokens can be requested.",
-                      param, "invalid_value");
-  }
-  out = value;
-  return std::nullopt;
-}
 
 using conversation::Role;
 
@@ -206,13 +131,6 @@ conversation::Message toMessage(Role role, Content content, const json::object& 
   return m;
 }
 
-bool validToolName(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) return false;
-  return true;
-}
-
 // An assistant message's `tool_calls`: each {"id","type":"function","function":{"name",
 // "arguments":"<JSON text>"}} becomes a ToolCall part after the message's text.
 std::optional<ApiError> readToolCalls(const json::object& msg, const std::string& at,
@@ -248,45 +166,18 @@ std::optional<ApiError> readToolCalls(const json::object& msg, const std::string
 
 // `tools` (functions only), `tool_choice` and `parallel_tool_calls` (SPEC §10).
 std::optional<ApiError> readTools(const json::object& root, conversation::Conversation& conv) {
-  if (const json::value* v = optionalField(root, "tools")) {
-    if (!v->is_array()) return wrongType("tools", "an array", *v);
-    const json::array& tools = v->get_array();
-    for (size_t i = 0; i < tools.size(); ++i) {
-      const std::string at = "tools[" + std::to_string(i) + "]";
-      const json::object* tool = tools[i].if_object();
-      if (!tool) return wrongType(at, "an object", tools[i]);
-      const json::value* type = tool->if_contains("type");
-      if (!type || !type->is_string() || type->get_string() != "function")
-        return badRequest("Invalid value for '" + at + ".type': only 'function' tools are supported.",
-                          at + ".type", "invalid_value");
-      const json::value* function = tool->if_contains("function");
-      const json::object* f = function ? function->if_object() : nullptr;
-      if (!f) return missing(at + ".function");
-      const json::value* name = f->if_contains("name");
-      if (!name || name->is_null()) return missing(at + ".function.name");
-      if (!name->is_string()) return wrongType(at + ".function.name", "a string", *name);
-      if (!validToolName(name->get_string()))
-        return badRequest("Invalid '" + at + ".function.name': '" +
-                              std::string(name->get_string()).substr(0, 80) +
-                              "' must be 1 to 64 letters, digits, '_' or '-'.",
-                          at + ".function.name", "invalid_value");
-      conversation::Tool t;
-      t.name = name->get_string();
-      for (const auto& earlier : conv.tools)
-        if (earlier.name == t.name)
-          return badRequest("Two tools are named '" + t.name + "'.", at + ".function.name",
-                            "invalid_value");
-      if (const json::value* d = optionalField(*f, "description")) {
-        if (!d->is_string()) return wrongType(at + ".function.description", "a string", *d);
-        t.description = d->get_string();
-      }
-      if (const json::value* p = optionalField(*f, "parameters")) {
-        if (!p->is_object()) return wrongType(at + ".function.parameters", "an object", *p);
-        t.parameters = json::serialize(*p);
-      }
-      conv.tools.push_back(std::move(t));
-    }
-  }
+  auto readOne = [&conv](const json::object& tool, const std::string& at,
+                        size_t& bytes) -> std::optional<ApiError> {
+    const json::value* type = tool.if_contains("type");
+    if (!type || !type->is_string() || type->get_string() != "function")
+      return badRequest("Invalid value for '" + at + ".type': only 'function' tools are supported.",
+                        at + ".type", "invalid_value");
+    const json::value* function = tool.if_contains("function");
+    const json::object* f = function ? function->if_object() : nullptr;
+    if (!f) return missing(at + ".function");
+    return readTool(*f, at + ".function", "parameters", false, conv.tools, bytes);
+  };
+  if (auto err = readToolList(root, readOne)) return err;
   using Mode = conversation::ToolChoice::Mode;
   if (const json::value* v = optionalField(root, "tool_choice")) {
     if (v->is_string()) {
@@ -373,6 +264,13 @@ std::optional<ApiError> readMessages(const json::object& root,
     return badRequest("Every message in 'messages' is empty; send at least one with text.",
                       "messages");
   }
+  if (const auto unmatched = conversation::firstUnmatchedResult(out)) {
+    // Which client message that is: the empty ones were left out of `out`.
+    const auto& result = std::get<conversation::ToolResult>(out[*unmatched].parts.front());
+    return badRequest("A tool message answers the call '" + result.callId.substr(0, 80) +
+                          "', which no earlier assistant message made (its tool_calls ids).",
+                      "messages", "invalid_tool_call_id");
+  }
   return std::nullopt;
 }
 
@@ -386,9 +284,8 @@ ParsedChatRequest parseValue(const json::value& root, const ModelLookup& live) {
   if (!model) return badRequest("You must provide a model parameter.", "model");
   if (!model->is_string()) return wrongType("model", "a string", *model);
   conv.model = model->get_string();
-  req.modelInfo = findModel(conv.model);
-  req.seedModel = req.modelInfo != nullptr;
-  if (!req.modelInfo && live) req.modelInfo = live(conv.model);
+  req.modelInfo = live ? live(conv.model) : findModel(conv.model);
+  req.seedModel = isSeedModel(req.modelInfo);
   if (!req.modelInfo) {
     return badRequest("The model `" + conv.model +
                           "` does not exist. GET /v1/models lists the "
@@ -415,7 +312,8 @@ ParsedChatRequest parseValue(const json::value& root, const ModelLookup& live) {
 
 }  // namespace
 
-ParsedChatRequest parseChatRequest(std::string_view body, const ModelLookup& live) {
+ParsedChatRequest parseJsonBody(
+    std::string_view body, const std::function<ParsedChatRequest(const boost::json::value&)>& read) {
   try {
     json::parse_options options;
     options.max_depth = kMaxJsonDepth;
@@ -430,12 +328,16 @@ ParsedChatRequest parseChatRequest(std::string_view body, const ModelLookup& liv
       return badRequest("We could not parse the JSON body of your request (" + ec.message() +
                         "). Send a valid JSON object.");
     }
-    return parseValue(root, live);
+    return read(root);
   } catch (const std::bad_alloc&) {
     return internalError("Out of memory while reading the request.");
   } catch (const std::exception& e) {
     return internalError(std::string("Could not read the request: ") + e.what());
   }
+}
+
+ParsedChatRequest parseChatRequest(std::string_view body, const ModelLookup& live) {
+  return parseJsonBody(body, [&](const json::value& root) { return parseValue(root, live); });
 }
 
 }  // namespace api

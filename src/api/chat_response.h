@@ -90,15 +90,21 @@ class OpenAiAnswer final : public AnswerEncoder {
 
 inline constexpr size_t kCompletionIdRandomChars = 29;
 
-// "chatcmpl-" followed by 29 random letters and digits drawn from `random`.
+// `prefix` followed by `n` random letters and digits drawn from `random`.
 template <std::uniform_random_bit_generator Random>
-std::string newCompletionId(Random& random) {
+std::string randomId(std::string_view prefix, size_t n, Random& random) {
   static constexpr std::string_view kAlphabet =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   std::uniform_int_distribution<size_t> pick(0, kAlphabet.size() - 1);
-  std::string id = "chatcmpl-";
-  for (size_t i = 0; i < kCompletionIdRandomChars; ++i) id += kAlphabet[pick(random)];
+  std::string id(prefix);
+  for (size_t i = 0; i < n; ++i) id += kAlphabet[pick(random)];
   return id;
+}
+
+// "chatcmpl-" followed by 29 random letters and digits drawn from `random`.
+template <std::uniform_random_bit_generator Random>
+std::string newCompletionId(Random& random) {
+  return randomId("chatcmpl-", kCompletionIdRandomChars, random);
 }
 
 }  // namespace api

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 
 #include <array>
+#include <ctime>
+#include <vector>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +34,10 @@ const ModelInfo* findModel(std::string_view id) {
   for (const auto& m : kModels)
     if (m.id == id) return &m;
   return nullptr;
+}
+
+bool isSeedModel(const ModelInfo* model) {
+  return model >= kModels.data() && model < kModels.data() + kModels.size();
 }
 
 const ModelInfo* liveModel(std::string_view id) {
@@ -68,6 +74,30 @@ std::string modelsListJson(long created, std::span<const std::string> live) {
     out += R"(,"object":"model","created":)" + createdText + R"(,"owned_by":"qodo"})";
   }
   out += "]}";
+  return out;
+}
+
+std::string anthropicModelsJson(long created, std::span<const std::string> live) {
+  std::vector<std::string_view> ids;
+  for (const auto& m : kModels) ids.push_back(m.id);
+  for (const auto& name : live)
+    if (findModel(name) == nullptr) ids.push_back(name);
+  char createdAt[32] = "1970-01-01T00:00:00Z";
+  const std::time_t t = created;
+  std::tm tm{};
+  if (gmtime_r(&t, &tm)) std::strftime(createdAt, sizeof createdAt, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::string out = R"({"data":[)";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i != 0) out += ',';
+    const std::string id = boost::json::serialize(boost::json::value(ids[i]));
+    out += R"({"type":"model","id":)" + id + R"(,"display_name":)" + id +
+           R"(,"created_at":")" + createdAt + "\"}";
+  }
+  out += R"(],"has_more":false,"first_id":)";
+  out += ids.empty() ? "null" : boost::json::serialize(boost::json::value(ids.front()));
+  out += R"(,"last_id":)";
+  out += ids.empty() ? "null" : boost::json::serialize(boost::json::value(ids.back()));
+  out += '}';
   return out;
 }
 

@@ -22,6 +22,8 @@ inline constexpr long kMaxTokensLimit = 100000;
 
 std::span<const ModelInfo> models();
 const ModelInfo* findModel(std::string_view id);  // nullptr when unknown
+// Whether `model` is an entry of the seed table (which chats accounts serve).
+bool isSeedModel(const ModelInfo* model);
 
 // The entry for a model a command account lists under the backend's own name: its backend
 // name is its name; the encoding is guessed from the name (OpenAI's newer families count with
@@ -32,5 +34,9 @@ const ModelInfo* liveModel(std::string_view id);
 // Body of GET /v1/models: the seed table, then `live` names not in it; `created` is the Unix
 // time shown for every model.
 std::string modelsListJson(long created, std::span<const std::string> live = {});
+
+// The same list in Anthropic's shape (SPEC §11): {"data":[{"type":"model","id","display_name",
+// "created_at"}],"has_more":false,"first_id","last_id"}; created_at is `created` as RFC 3339.
+std::string anthropicModelsJson(long created, std::span<const std::string> live = {});
 
 }  // namespace api

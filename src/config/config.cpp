@@ -142,6 +142,9 @@ const std::vector<VariableDoc>& variables() {
       {"UPSTREAM_IDLE_TIMEOUT_SECONDS", "60", "longest silence of the backend mid-answer"},
       {"ACCOUNT_CHECK_INTERVAL_SECONDS", "0",
        "check every account this often with a tiny real request; 0: on demand only"},
+      {"MODEL_ALIASES", "",
+       "comma list of pattern=model (* matches any run); Anthropic model ids have built-in "
+       "defaults"},
   };
   return docs;
 }
@@ -259,6 +262,21 @@ LoadResult load(const Env& env, int cores) {
   l.integer("UPSTREAM_FIRST_BYTE_TIMEOUT_SECONDS", c.upstreamFirstByteTimeoutSeconds, 1, 3600);
   l.integer("UPSTREAM_IDLE_TIMEOUT_SECONDS", c.upstreamIdleTimeoutSeconds, 1, 3600);
   l.integer("ACCOUNT_CHECK_INTERVAL_SECONDS", c.accountCheckIntervalSeconds, 0, 7 * 86400);
+  if (auto v = l.raw("MODEL_ALIASES")) {
+    size_t position = 0;
+    for (const std::string& entry : splitList(*v)) {
+      ++position;
+      const auto eq = entry.find('=');
+      std::string pattern = eq == std::string::npos ? "" : trim(entry.substr(0, eq));
+      std::string model = eq == std::string::npos ? "" : trim(entry.substr(eq + 1));
+      if (pattern.empty() || model.empty() || model.find('*') != std::string::npos) {
+        l.fail("MODEL_ALIASES", "entry " + std::to_string(position) +
+                                    " is not pattern=model (a model name without '*')");
+        break;
+      }
+      c.modelAliases.push_back({std::move(pattern), std::move(model)});
+    }
+  }
 
   if (!l.error().empty()) return {std::nullopt, l.error()};
   return {std::move(c), ""};

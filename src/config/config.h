@@ -28,6 +28,13 @@ struct AccountSpec {
   AccountKind kind = AccountKind::kChats;
 };
 
+// One MODEL_ALIASES rule: a client's model name matching `pattern` (`*` any run of characters)
+// is served as `model`.
+struct ModelAlias {
+  std::string pattern;
+  std::string model;
+};
+
 enum class AccountStrategy { kRandom, kRoundRobin, kLeastBusy };
 
 struct Config {
@@ -60,6 +67,7 @@ struct Config {
   int upstreamFirstByteTimeoutSeconds = 120;
   int upstreamIdleTimeoutSeconds = 60;
   int accountCheckIntervalSeconds = 0;  // ACCOUNT_CHECK_INTERVAL_SECONDS; 0: on demand only
+  std::vector<ModelAlias> modelAliases;  // MODEL_ALIASES, in order (the first match wins)
 };
 
 // Every variable with its default and meaning, in the order --help prints them.

@@ -1,5 +1,7 @@
 #include "conversation/conversation.h"
 
+#include <algorithm>
+
 namespace conversation {
 
 std::string_view roleName(Role role) {
@@ -36,6 +38,19 @@ std::string Message::text() const {
     first = false;
   }
   return out;
+}
+
+std::optional<size_t> firstUnmatchedResult(const std::vector<Message>& messages) {
+  std::vector<std::string_view> calls;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    for (const Part& part : messages[i].parts) {
+      if (const auto* call = std::get_if<ToolCall>(&part)) calls.push_back(call->id);
+      if (const auto* result = std::get_if<ToolResult>(&part)) {
+        if (std::find(calls.begin(), calls.end(), result->callId) == calls.end()) return i;
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace conversation

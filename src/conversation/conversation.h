@@ -60,6 +60,10 @@ struct ToolChoice {
   std::string name;  // kNamed
 };
 
+// The index of the first message carrying a tool result whose call id names no call of an
+// earlier message, or nothing when every result answers a call.
+std::optional<size_t> firstUnmatchedResult(const std::vector<Message>& messages);
+
 struct Conversation {
   std::string model;  // as the client named it
   std::vector<Message> messages;

@@ -5,7 +5,10 @@
 namespace http {
 
 void ExchangeSink::respondError(const api::ApiError& error) {
-  http::respondError(*exchange_, error);
+  if (anthropic_)
+    http::respondAnthropicError(*exchange_, error);
+  else
+    http::respondError(*exchange_, error);
 }
 
 void ExchangeSink::respondJson(std::string body) {

@@ -10,7 +10,9 @@ namespace http {
 
 class ExchangeSink final : public relay::ChunkSink {
  public:
-  explicit ExchangeSink(std::shared_ptr<Exchange> exchange) : exchange_(std::move(exchange)) {}
+  // `anthropic`: errors in Anthropic's shape (the /v1/messages routes).
+  explicit ExchangeSink(std::shared_ptr<Exchange> exchange, bool anthropic = false)
+      : exchange_(std::move(exchange)), anthropic_(anthropic) {}
 
   void respondError(const api::ApiError& error) override;
   void respondJson(std::string body) override;
@@ -36,6 +38,7 @@ class ExchangeSink final : public relay::ChunkSink {
 
  private:
   std::shared_ptr<Exchange> exchange_;
+  bool anthropic_;
 };
 
 }  // namespace http

@@ -18,6 +18,20 @@ Gateway::Gateway(const GatewayServices& services, GatewayRoutes routes)
                      ? std::vector<std::string>{}
                      : std::vector<std::string>{services.config->adminSecret}) {}
 
+namespace {
+
+bool anthropicRoute(RouteId id) { return id == RouteId::kMessages || id == RouteId::kCountTokens; }
+
+// A client key from `x-api-key` (Anthropic's header) or `Authorization`.
+bool clientKeyAllowed(const ApiKeyAuth& auth, const RequestInfo& req) {
+  if (!auth.enabled()) return true;
+  if (const std::string_view key = req.header("x-api-key"); !key.empty() && auth.allows(key))
+    return true;
+  return auth.allows(req.header("authorization"));
+}
+
+}  // namespace
+
 void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
   Exchange& ex = *exchange;
   const RequestInfo& req = ex.request();
@@ -34,15 +48,23 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
     ex.note().route = "preflight";
     ex.respond(204, "text/plain", "",
                {{"Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"},
-                {"Access-Control-Allow-Headers", "Authorization, Content-Type"},
+                {"Access-Control-Allow-Headers",
+                 "Authorization, Content-Type, X-Api-Key, Anthropic-Version, Anthropic-Beta"},
                 {"Access-Control-Max-Age", "86400"}});
     return;
   }
 
   const Route r = route(req.method, req.target, cfg.routePrefix);
   ex.note().route = std::string(r.label);
+  // Anthropic's routes answer errors in Anthropic's shape.
+  auto respondError = [&ex, anthropic = anthropicRoute(r.id)](const api::ApiError& error) {
+    if (anthropic)
+      http::respondAnthropicError(ex, error);
+    else
+      http::respondError(ex, error);
+  };
 
-  if (services_.blockList->blocked(req.clientIp)) return respondError(ex, api::ipBlocked());
+  if (services_.blockList->blocked(req.clientIp)) return respondError(api::ipBlocked());
 
   // Operations endpoints: no prefix, no rate limit, no key (probes and scrapers).
   switch (r.id) {
@@ -64,7 +86,7 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
 
   const auto decision =
       services_.rateLimiter->check(req.clientIp, std::chrono::steady_clock::now());
-  if (!decision.allowed) return respondError(ex, api::rateLimited(decision.retryAfterSeconds));
+  if (!decision.allowed) return respondError(api::rateLimited(decision.retryAfterSeconds));
 
   const bool adminRoute = r.id == RouteId::kAdminAccounts || r.id == RouteId::kAdminAccount ||
                           r.id == RouteId::kAdminAccountEnable ||
@@ -73,27 +95,37 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
   if (adminRoute) {
     // With no ADMIN_SECRET the admin API does not exist.
     if (!adminAuth_.enabled())
-      return respondError(ex, api::notFound(req.method, pathOf(req.target)));
+      return respondError(api::notFound(req.method, pathOf(req.target)));
     if (!adminAuth_.allows(req.header("authorization")))
-      return respondError(ex, api::ApiError{401, "Invalid admin key.", "invalid_request_error",
+      return respondError(api::ApiError{401, "Invalid admin key.", "invalid_request_error",
                                             std::nullopt, "invalid_api_key"});
   } else if (r.id == RouteId::kModels || r.id == RouteId::kChatCompletions ||
-             r.id == RouteId::kMethodNotAllowed) {
-    if (services_.apiAuth->enabled() && !services_.apiAuth->allows(req.header("authorization")))
-      return respondError(ex, api::invalidApiKey());
+             anthropicRoute(r.id) || r.id == RouteId::kMethodNotAllowed) {
+    if (!clientKeyAllowed(*services_.apiAuth, req)) return respondError(api::invalidApiKey());
   }
 
   switch (r.id) {
-    case RouteId::kModels:
-      return ex.respond(
-          200, "application/json",
-          api::modelsListJson(services_.modelsCreated, services_.liveModels
-                                                           ? services_.liveModels()
-                                                           : std::vector<std::string>{}));
+    case RouteId::kModels: {
+      const auto live =
+          services_.liveModels ? services_.liveModels() : std::vector<std::string>{};
+      // An Anthropic client (it sends anthropic-version) reads Anthropic's list shape.
+      if (!req.header("anthropic-version").empty())
+        return ex.respond(200, "application/json",
+                          api::anthropicModelsJson(services_.modelsCreated, live));
+      return ex.respond(200, "application/json",
+                        api::modelsListJson(services_.modelsCreated, live));
+    }
     case RouteId::kChatCompletions:
       if (routes_.chat) return routes_.chat(exchange);
       return respondError(
-          ex, api::noAccount("No Qodo account is configured (set QD_COOKIE or QODO_API_KEYS)."));
+          api::noAccount("No Qodo account is configured (set QD_COOKIE or QODO_API_KEYS)."));
+    case RouteId::kMessages:
+      if (routes_.messages) return routes_.messages(exchange);
+      return respondError(
+          api::noAccount("No Qodo account is configured (set QD_COOKIE or QODO_API_KEYS)."));
+    case RouteId::kCountTokens:
+      if (routes_.countTokens) return routes_.countTokens(exchange);
+      break;
     case RouteId::kAdminAccounts:
       if (req.method == "GET" && routes_.adminList) return routes_.adminList(exchange);
       if (req.method == "POST" && routes_.adminAdd) return routes_.adminAdd(exchange);
@@ -117,7 +149,7 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
     default:
       break;
   }
-  respondError(ex, api::notFound(req.method, pathOf(req.target)));
+  respondError(api::notFound(req.method, pathOf(req.target)));
 }
 
 }  // namespace http

@@ -36,6 +36,8 @@ struct GatewayServices {
 
 struct GatewayRoutes {
   RouteService chat;       // POST /v1/chat/completions
+  RouteService messages;     // POST /v1/messages
+  RouteService countTokens;  // POST /v1/messages/count_tokens
   RouteService adminList;  // GET /admin/accounts
   RouteService adminAdd;   // POST /admin/accounts
   std::function<void(const std::shared_ptr<Exchange>&, int64_t id)> adminDelete;

@@ -11,6 +11,9 @@ namespace http {
 // The error as JSON with its status; 429 carries Retry-After.
 void respondError(Exchange& exchange, const api::ApiError& error);
 
+// The same error in Anthropic's shape and status (api::anthropicErrorJson).
+void respondAnthropicError(Exchange& exchange, const api::ApiError& error);
+
 void respondJson(Exchange& exchange, int status, std::string body);
 
 }  // namespace http

@@ -50,6 +50,9 @@ Route route(std::string_view method, std::string_view target, std::string_view p
   if (path == "/v1/models") return match(method, "GET", RouteId::kModels, "/v1/models");
   if (path == "/v1/chat/completions")
     return match(method, "POST", RouteId::kChatCompletions, "/v1/chat/completions");
+  if (path == "/v1/messages") return match(method, "POST", RouteId::kMessages, "/v1/messages");
+  if (path == "/v1/messages/count_tokens")
+    return match(method, "POST", RouteId::kCountTokens, "/v1/messages/count_tokens");
   if (path == "/admin/accounts")
     return match(method, "GET,POST", RouteId::kAdminAccounts, "/admin/accounts");
 

@@ -14,6 +14,8 @@ enum class RouteId {
   kMetrics,
   kModels,
   kChatCompletions,
+  kMessages,            // POST /v1/messages (Anthropic)
+  kCountTokens,         // POST /v1/messages/count_tokens (Anthropic)
   kAdminAccounts,       // GET list, POST add
   kAdminAccount,        // DELETE
   kAdminAccountEnable,  // POST

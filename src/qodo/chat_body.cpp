@@ -2,6 +2,7 @@
 
 #include "api/json_text.h"
 #include "qodo/chinese_transform.h"
+#include "qodo/tool_prompt.h"
 
 namespace qodo {
 
@@ -43,6 +44,13 @@ std::string buildChatBody(const conversation::Conversation& conversation,
                           std::string_view backendModel, const ClientIds& ids,
                           bool chineseChatEnabled) {
   ChatTurns turns = toChatTurns(conversation.messages);
+  // The tools are described in the system turn (SPEC §10: emulated on this backend).
+  if (std::string tools = toolInstructions(conversation); !tools.empty()) {
+    if (!turns.previous.empty() && turns.previous.front().role == "system")
+      turns.previous.front().content += "\n\n" + tools;
+    else
+      turns.previous.insert(turns.previous.begin(), Turn{"system", std::move(tools)});
+  }
   if (chineseChatEnabled && needsChineseTransform(turns)) applyChineseTransform(turns);
   return chatBodyJson(turns, backendModel, ids);
 }

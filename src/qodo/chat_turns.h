@@ -22,12 +22,11 @@ struct ChatTurns {
 };
 
 inline constexpr std::string_view kEmptyChatInput = "hi!";
-inline constexpr std::string_view kToolResultPrefix = "Tool result:\n";
-
-// The backend knows no tool role, so a tool message becomes a user turn whose text starts with
-// kToolResultPrefix; it counts as a user turn for `chat_input`, so an agent loop that ends
-// with a tool result asks the model to go on from that result. With no user turn at all,
-// `chat_input` is kEmptyChatInput.
+// The backend knows no tool role, so tool results become a user turn ("Result of the tool
+// <name> (call <id>):\n…", one turn for consecutive results); it counts as a user turn for
+// `chat_input`, so an agent loop that ends with tool results asks the model to go on from them.
+// An assistant turn's tool calls follow its text as the markup the tool instructions ask for
+// (qodo/tool_prompt.h). With no user turn at all, `chat_input` is kEmptyChatInput.
 ChatTurns toChatTurns(const std::vector<conversation::Message>& messages);
 
 }  // namespace qodo

@@ -5,12 +5,17 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <ctime>
 #include <optional>
 #include <vector>
 
 #include "accounts/pool.h"
+#include "api/anthropic_request.h"
+#include "api/anthropic_response.h"
 #include "api/chat_request.h"
+#include "api/model_alias.h"
 #include "api/chat_response.h"
 #include "conversation/event.h"
 #include "obs/metrics.h"
@@ -19,6 +24,7 @@
 #include "qodo/command_decoder.h"
 #include "qodo/command_query.h"
 #include "qodo/failure.h"
+#include "qodo/tool_sieve.h"
 #include "qodo/uuid.h"
 #include "relay/recorder.h"
 #include "relay/usage.h"
@@ -142,7 +148,7 @@ bool isTimeout(upstream::ErrorKind kind) {
 class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversation::EventSink {
  public:
   ChatCall(ChatRelay& relay, api::ChatRequest request, std::shared_ptr<ChunkSink> sink,
-           std::optional<int64_t> account)
+           std::optional<int64_t> account, api::Surface surface)
       : relay_(relay),
         conversation_(std::move(request.conversation)),
         model_(*request.modelInfo),
@@ -150,11 +156,12 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
                request.hasImages ? std::optional(accounts::AccountKind::kCommand) : std::nullopt,
                account},
         sink_(std::move(sink)),
-        encoder_(std::make_unique<api::OpenAiAnswer>(
-            api::newCompletionId(relay.random_), static_cast<long>(std::time(nullptr)),
-            conversation_.model, request.stream, request.includeUsage)),
+        encoder_(makeEncoder(relay, request, surface)),
         decoder_(relay.options_.maxLineBytes, relay.options_.reasoningHide),
-        commandDecoder_(toolNames(conversation_), relay.options_.reasoningHide) {}
+        commandDecoder_(toolNames(conversation_), relay.options_.reasoningHide),
+        sieve_(conversation_.tools, conversation_.parallelToolCalls, this),
+        sieveChats_(!conversation_.tools.empty() &&
+                    conversation_.toolChoice.mode != conversation::ToolChoice::Mode::kNone) {}
 
   void start() {
     sink_->noteModel(conversation_.model);
@@ -181,6 +188,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     route_.kind = chats && command ? std::nullopt
                                    : std::optional(chats ? AccountKind::kChats : AccountKind::kCommand);
     promptTokens_ = promptTokens(conversation_, model_.encoding);
+    encoder_->setPromptTokens(static_cast<long>(promptTokens_));
     // Each backend's request is built once, for every attempt of its kind.
     if (chats)
       body_ = std::make_shared<const std::string>(qodo::buildChatBody(
@@ -198,6 +206,25 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   }
 
  private:
+  // The surface's encoder: OpenAI chunks or Anthropic events.
+  static std::unique_ptr<api::AnswerEncoder> makeEncoder(ChatRelay& relay,
+                                                         api::ChatRequest& request,
+                                                         api::Surface surface) {
+    if (surface == api::Surface::kAnthropic) {
+      api::AnthropicOptions options;
+      options.id = api::newMessageId(relay.random_);
+      options.model = request.conversation.model;
+      options.stream = request.stream;
+      options.thinking = request.thinking;
+      options.stopSequences = std::move(request.stopSequences);
+      options.encoding = request.modelInfo->encoding;
+      return std::make_unique<api::AnthropicAnswer>(std::move(options));
+    }
+    return std::make_unique<api::OpenAiAnswer>(
+        api::newCompletionId(relay.random_), static_cast<long>(std::time(nullptr)),
+        request.conversation.model, request.stream, request.includeUsage);
+  }
+
   static std::vector<std::string> toolNames(const conversation::Conversation& conversation) {
     std::vector<std::string> names;
     for (const auto& tool : conversation.tools) names.push_back(tool.name);
@@ -248,6 +275,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     errorBody_.clear();
     decoder_.reset();
     commandDecoder_.reset();
+    sieve_.reset();
     reasoningText_.clear();
     contentText_.clear();
     toolText_.clear();
@@ -279,6 +307,13 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     handlers.onData = [self](std::string_view bytes) { return self->onData(bytes); };
     handlers.onDone = [self](const upstream::Result& result) { self->onDone(result); };
     transfer_ = relay_.client_.start(std::move(request), std::move(handlers));
+  }
+
+  // Where the chats decoder's events go: through the tool sieve when the client declared tools
+  // (the calls are markup in the text there, SPEC §10), else straight to the answer.
+  conversation::EventSink& chatsEvents() {
+    if (sieveChats_) return sieve_;
+    return *this;
   }
 
   // A command account's attempt: a session of its own, the query once the server is Ready.
@@ -317,7 +352,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
           bytes.substr(0, kErrorBodyBytes - std::min(kErrorBodyBytes, errorBody_.size())));
       return upstream::Flow::kContinue;
     }
-    decoder_.feed(bytes, *this);
+    decoder_.feed(bytes, chatsEvents());
     return afterRead([](ChatCall& call) { call.transfer_.resume(); });
   }
 
@@ -399,7 +434,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
       backendFailed(qodo::classifyFailure(status_, errorBody_), "");
       return;
     }
-    decoder_.finish(*this);
+    decoder_.finish(chatsEvents());
     flush();
   }
 
@@ -476,6 +511,29 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     queryFrame_.reset();  // the session sent its copy long before the first text
     ++relay_.activeStreams_;
     sink_->startStream();
+    if (encoder_->wantsPings()) schedulePing();
+  }
+
+  // A client that expects a sign of life (Anthropic's `ping`) gets one whenever nothing was
+  // written for kPingInterval while the backend is silent.
+  static constexpr std::chrono::seconds kPingInterval{15};
+
+  void schedulePing() {
+    if (!pingTimer_) pingTimer_ = std::make_unique<boost::asio::steady_timer>(relay_.io_);
+    pingTimer_->expires_at(lastWrite_ + kPingInterval);
+    pingTimer_->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->pingDue();
+    });
+  }
+
+  void pingDue() {
+    if (finished_) return;
+    if (std::chrono::steady_clock::now() - lastWrite_ >= kPingInterval) {
+      encoder_->ping(out_);
+      flush();
+    }
+    schedulePing();
   }
 
   // Ends this attempt's backend exchange (a finished transfer or session ignores it).
@@ -494,6 +552,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   // What the encoder wrote goes to the client in one piece.
   void flush() {
     if (out_.empty() || !committed_) return;
+    lastWrite_ = std::chrono::steady_clock::now();
     sink_->write(std::move(out_));
     out_ = std::string();
   }
@@ -593,12 +652,14 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
       return;
     }
     flush();
+    if (pingTimer_) pingTimer_->cancel();
     sink_->finish();
     --relay_.activeStreams_;
   }
 
   void endStreamWithError(const api::ApiError& error) {
     finished_ = true;
+    if (pingTimer_) pingTimer_->cancel();
     encoder_->fail(error, out_);
     flush();
     sink_->finish();
@@ -614,6 +675,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     if (finished_) return;
     finished_ = true;
     stopBackend();
+    if (pingTimer_) pingTimer_->cancel();
     relay_.metrics_.count("qodo2api_upstream_attempts_total", "outcome=\"client_gone\"");
     if (recorder_) recorder_->end("client_gone");
     // The client left; the account did nothing wrong.
@@ -650,6 +712,8 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   std::string errorBody_;
   qodo::ChatsDecoder decoder_;
   qodo::CommandDecoder commandDecoder_;
+  qodo::ToolSieve sieve_;  // chats answers' tool markup → tool-call events
+  bool sieveChats_;
   bool querySent_ = false;
   // Command frames written to the client together (flushWhenQuiet).
   bool flushScheduled_ = false;
@@ -662,6 +726,9 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   std::string toolText_;  // tool calls' names and arguments, for the usage count
   std::string out_;  // what the encoder wrote and the client has not been sent yet
   bool attemptOver_ = false;
+
+  std::unique_ptr<boost::asio::steady_timer> pingTimer_;  // streams that want pings
+  std::chrono::steady_clock::time_point lastWrite_ = std::chrono::steady_clock::now();
 
   bool committed_ = false;  // the stream's headers and first text went to the client
   bool finished_ = false;   // the client has its whole answer (or is gone)
@@ -679,11 +746,31 @@ ChatRelay::ChatRelay(boost::asio::io_context& io, upstream::Client& client,
       activeStreams_(activeStreams),
       random_(std::random_device{}()) {}
 
+const api::ModelInfo* ChatRelay::resolveModel(std::string_view requested) {
+  std::string_view name = requested;
+  std::string closest;
+  if (const auto* rule = api::matchAlias(options_.aliases, requested)) {
+    name = rule->model;
+  } else if (!api::findModel(requested) && !pool_.listsModel(requested) &&
+             api::isAnthropicModelId(requested)) {
+    // An Anthropic model id (Claude Code, the Anthropic SDKs): the closest Claude model the
+    // accounts offer (docs/anthropic.md).
+    std::vector<std::string> offered;
+    if (pool_.offers(accounts::Route{"", true, accounts::AccountKind::kChats, std::nullopt}))
+      for (const auto& m : api::models()) offered.emplace_back(m.id);
+    for (auto& live : pool_.liveModels()) offered.push_back(std::move(live));
+    closest = api::closestClaude(requested, offered);
+    if (!closest.empty()) name = closest;
+  }
+  if (const auto* seed = api::findModel(name)) return seed;
+  return pool_.listsModel(name) ? api::liveModel(name) : nullptr;
+}
+
 void ChatRelay::handle(std::string_view body, std::shared_ptr<ChunkSink> sink,
-                       std::optional<int64_t> account) {
-  auto parsed = api::parseChatRequest(body, [this](std::string_view id) -> const api::ModelInfo* {
-    return pool_.listsModel(id) ? api::liveModel(id) : nullptr;
-  });
+                       std::optional<int64_t> account, api::Surface surface) {
+  auto resolve = [this](std::string_view id) { return resolveModel(id); };
+  auto parsed = surface == api::Surface::kAnthropic ? api::parseMessagesRequest(body, resolve)
+                                                    : api::parseChatRequest(body, resolve);
   if (!parsed) {
     // A model no list names may be one a command account would list once its get-things
     // answers: say so rather than that the model does not exist.
@@ -699,9 +786,22 @@ void ChatRelay::handle(std::string_view body, std::shared_ptr<ChunkSink> sink,
     sink->respondError(parsed.error());
     return;
   }
-  auto call =
-      std::make_shared<ChatCall>(*this, std::move(parsed.request()), std::move(sink), account);
+  auto call = std::make_shared<ChatCall>(*this, std::move(parsed.request()), std::move(sink),
+                                         account, surface);
   call->start();
+}
+
+void ChatRelay::countTokens(std::string_view body, ChunkSink& sink) {
+  auto parsed = api::parseMessagesRequest(
+      body, [this](std::string_view id) { return resolveModel(id); }, true);
+  if (!parsed) {
+    sink.respondError(parsed.error());
+    return;
+  }
+  const auto& request = parsed.request();
+  sink.respondJson(R"({"input_tokens":)" +
+                   std::to_string(promptTokens(request.conversation, request.modelInfo->encoding)) +
+                   "}");
 }
 
 }  // namespace relay

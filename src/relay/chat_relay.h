@@ -12,7 +12,10 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "api/chat_request.h"
+#include "config/config.h"
 #include "relay/chunk_sink.h"
 
 namespace boost::asio {
@@ -40,6 +43,7 @@ struct RelayOptions {
   // A client with more than this queued and unread pauses the backend transfer.
   size_t maxPendingBytes = 64 * 1024;
   size_t maxLineBytes = 1024 * 1024;
+  std::vector<config::ModelAlias> aliases;  // MODEL_ALIASES
 };
 
 // Per worker; every call runs on that worker's io_context thread.
@@ -53,8 +57,19 @@ class ChatRelay {
 
   // Answers the POST /v1/chat/completions body through `sink`, now or later. With `account`,
   // only that account is tried (a check of one account: doctor).
+  // `surface`: the body is an OpenAI chat request or an Anthropic messages request, and the
+  // answer and errors look like that surface's.
   void handle(std::string_view body, std::shared_ptr<ChunkSink> sink,
-              std::optional<int64_t> account = std::nullopt);
+              std::optional<int64_t> account = std::nullopt,
+              api::Surface surface = api::Surface::kOpenAi);
+
+  // POST /v1/messages/count_tokens: {"input_tokens":N}, exactly the input_tokens a message
+  // with the same body reports.
+  void countTokens(std::string_view body, ChunkSink& sink);
+
+  // The model a client's name stands for: MODEL_ALIASES, then the name itself, then for an
+  // Anthropic id the closest Claude model offered; null when nothing serves it.
+  const api::ModelInfo* resolveModel(std::string_view requested);
 
  private:
   friend class ChatCall;

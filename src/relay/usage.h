@@ -1,5 +1,6 @@
 // Token usage of a chat exchange, counted as OpenAI counts it (SPEC.md §3, Usage): each message
-// costs 3 tokens plus its role plus its text, and 3 more prime the reply.
+// costs 3 tokens plus its role plus its text (and its tool calls' names and arguments), the
+// declared tools cost their names, descriptions and schemas, and 3 more prime the reply.
 #pragma once
 
 #include <cstddef>

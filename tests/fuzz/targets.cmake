@@ -14,4 +14,5 @@ set(QODO_FUZZ_TARGETS
   chunk:q_api
   command_frames:q_qodo
   user_query:q_qodo
+  tool_sieve:q_qodo
 )

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "api/chat_request.h"
+#include "api/request_fields.h"
 
 namespace {
 
@@ -67,7 +68,8 @@ TEST(ChatRequest, NullOptionalFieldsMeanAbsent) {
 
 TEST(ChatRequest, KeepsRolesAndOrder) {
   auto req = accepted(body(R"([{"role":"system","content":"s"},{"role":"user","content":"u"},)"
-                           R"({"role":"assistant","content":"a"},{"role":"tool","content":"t",)"
+                           R"({"role":"assistant","content":"a","tool_calls":[{"id":"c1","type":"function",)"
+                           R"("function":{"name":"f","arguments":"{}"}}]},{"role":"tool","content":"t",)"
                            R"("tool_call_id":"c1"},{"role":"developer","content":"d"}])"));
   ASSERT_EQ(req.conversation.messages.size(), 5u);
   const std::vector<std::pair<std::string, std::string>> want = {
@@ -142,7 +144,7 @@ TEST(ChatRequest, AModelOutsideTheSeedTableIsLookedUpInTheLiveLists) {
   const std::string text = R"({"model":"claude-4.5-sonnet","messages":[{"role":"user","content":"hi"}]})";
   EXPECT_EQ(rejected(text).code, "model_not_found");
   auto parsed = parseChatRequest(text, [](std::string_view id) {
-    return id == "claude-4.5-sonnet" ? api::liveModel(id) : nullptr;
+    return id == "claude-4.5-sonnet" ? api::liveModel(id) : api::findModel(id);
   });
   ASSERT_TRUE(parsed.ok());
   EXPECT_FALSE(parsed.request().seedModel);
@@ -295,4 +297,36 @@ TEST(ChatRequestTools, BadToolsAreA400NamingTheField) {
   EXPECT_EQ(rejected(body(hi, R"(,"tool_choice":"required")")).param, "tool_choice");
   EXPECT_EQ(rejected(body(hi, R"(,"tools":[{"type":"function","function":{"name":"a","parameters":"x"}}])")).param,
             "tools[0].function.parameters");
+}
+
+TEST(ChatRequest, AToolResultMustAnswerAnEarlierCall) {
+  auto err = rejected(body(R"([{"role":"user","content":"u"},{"role":"tool","content":"t",)"
+                           R"("tool_call_id":"nobody"}])"));
+  EXPECT_EQ(err.status, 400);
+  EXPECT_EQ(err.code, "invalid_tool_call_id");
+  EXPECT_NE(err.message.find("nobody"), std::string::npos);
+}
+
+TEST(ChatRequest, ToolSchemasAreCheckedAndBounded) {
+  const std::string messages = R"([{"role":"user","content":"u"}])";
+  auto err = rejected(body(messages, R"(,"tools":[{"type":"function","function":{"name":"f",)"
+                                     R"("parameters":{"type":"string"}}}])"));
+  EXPECT_EQ(err.param, "tools[0].function.parameters.type");
+  err = rejected(body(messages, R"(,"tools":[{"type":"function","function":{"name":"f g"}}])"));
+  EXPECT_EQ(err.param, "tools[0].function.name");
+  std::string many = R"(,"tools":[)";
+  for (size_t i = 0; i <= api::kMaxTools; ++i)
+    many += (i ? "," : "") + std::string(R"({"type":"function","function":{"name":"f)") +
+            std::to_string(i) + R"("}})";
+  many += "]";
+  err = rejected(body(messages, many));
+  EXPECT_EQ(err.code, "too_many_tools");
+  // A thousand tools with a kilobyte of description each are taken.
+  std::string thousand = R"(,"tools":[)";
+  const std::string description(1000, 'd');
+  for (size_t i = 0; i < 1000; ++i)
+    thousand += (i ? "," : "") + std::string(R"({"type":"function","function":{"name":"f)") +
+                std::to_string(i) + R"(","description":")" + description + R"("}})";
+  thousand += "]";
+  EXPECT_EQ(accepted(body(messages, thousand)).conversation.tools.size(), 1000u);
 }

@@ -39,14 +39,14 @@ TEST(ChatTurns, WithoutAUserTurnChatInputIsHi) {
 
 TEST(ChatTurns, ToolResultsBecomeLabelledUserTurns) {
   auto c = turnsOf({{"user", "weather?"}, {"tool", "{\"temp\":21}"}});
-  EXPECT_EQ(c.chatInput, "Tool result:\n{\"temp\":21}");
+  EXPECT_EQ(c.chatInput, "Result of the tool call:\n{\"temp\":21}");
   EXPECT_TRUE((c.previous == Turns{{"user", "weather?"}}));
 }
 
 TEST(ChatTurns, AnEarlierToolResultStaysInHistory) {
   auto c = turnsOf({{"tool", "42"}, {"user", "and now?"}});
   EXPECT_EQ(c.chatInput, "and now?");
-  EXPECT_TRUE((c.previous == Turns{{"user", "Tool result:\n42"}}));
+  EXPECT_TRUE((c.previous == Turns{{"user", "Result of the tool call:\n42"}}));
 }
 
 }  // namespace
