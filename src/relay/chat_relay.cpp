@@ -156,7 +156,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
                request.hasImages ? std::optional(accounts::AccountKind::kCommand) : std::nullopt,
                account},
         sink_(std::move(sink)),
-        encoder_(makeEncoder(relay, request, surface)),
+        encoder_(makeEncoder(relay, request, surface, conversation_.model)),
         decoder_(relay.options_.maxLineBytes, relay.options_.reasoningHide),
         commandDecoder_(toolNames(conversation_), relay.options_.reasoningHide),
         sieve_(conversation_.tools, conversation_.parallelToolCalls, this),
@@ -207,13 +207,15 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
 
  private:
   // The surface's encoder: OpenAI chunks or Anthropic events.
+  // `model`: as the client named it (the request's conversation has moved on by now).
   static std::unique_ptr<api::AnswerEncoder> makeEncoder(ChatRelay& relay,
                                                          api::ChatRequest& request,
-                                                         api::Surface surface) {
+                                                         api::Surface surface,
+                                                         const std::string& model) {
     if (surface == api::Surface::kAnthropic) {
       api::AnthropicOptions options;
       options.id = api::newMessageId(relay.random_);
-      options.model = request.conversation.model;
+      options.model = model;
       options.stream = request.stream;
       options.thinking = request.thinking;
       options.stopSequences = std::move(request.stopSequences);
@@ -222,7 +224,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     }
     return std::make_unique<api::OpenAiAnswer>(
         api::newCompletionId(relay.random_), static_cast<long>(std::time(nullptr)),
-        request.conversation.model, request.stream, request.includeUsage);
+        model, request.stream, request.includeUsage);
   }
 
   static std::vector<std::string> toolNames(const conversation::Conversation& conversation) {
