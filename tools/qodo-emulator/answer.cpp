@@ -33,25 +33,60 @@ std::vector<std::string> thinkPieces(const std::string& think) {
   return {"<thi", "nk>" + half1, half2 + "</th", "ink>\n\n"};
 }
 
+std::vector<std::string> wordsOf(const std::string& s) {
+  std::vector<std::string> words;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto start = s.find_first_not_of(" \t\r\n", i);
+    if (start == std::string::npos) break;
+    auto end = s.find_first_of(" \t\r\n", start);
+    if (end == std::string::npos) end = s.size();
+    words.push_back(s.substr(start, end - start));
+    i = end;
+  }
+  for (std::size_t k = 0; k + 1 < words.size(); ++k) words[k] += ' ';
+  return words;
+}
+
+// The call as a model writes it in either markup, cut into 7-byte pieces so that every tag
+// straddles events, as the gateway's sieve must survive.
+std::vector<std::string> markupPieces(const ChatToolCall& call) {
+  std::string markup;
+  if (call.form == "tool_call") {
+    markup = "<tool_call>\n{\"name\": " + json::serialize(json::value(call.name)) +
+             ", \"arguments\": " + call.arguments + "}\n</tool_call>";
+  } else {
+    markup = "<function_calls>\n<invoke name=\"" + call.name + "\">\n";
+    const json::value args = json::parse(call.arguments);
+    for (const auto& kv : args.as_object()) {
+      markup += "<parameter name=\"" + std::string(kv.key()) + "\">";
+      markup += kv.value().is_string() ? std::string(kv.value().get_string())
+                                       : json::serialize(kv.value());
+      markup += "</parameter>\n";
+    }
+    markup += "</invoke>\n</function_calls>";
+  }
+  std::vector<std::string> pieces;
+  for (std::size_t i = 0; i < markup.size(); i += 7) pieces.push_back(markup.substr(i, 7));
+  return pieces;
+}
+
 }  // namespace
 
 std::vector<std::string> textPieces(const ChatBehaviour& b, const ChatRequestInfo& req) {
-  if (!b.pieces.empty()) return b.pieces;
-  std::vector<std::string> words;
-  if (b.echo) {
-    std::size_t i = 0;
-    const std::string& s = req.chatInput;
-    while (i < s.size()) {
-      auto start = s.find_first_not_of(" \t\r\n", i);
-      if (start == std::string::npos) break;
-      auto end = s.find_first_of(" \t\r\n", start);
-      if (end == std::string::npos) end = s.size();
-      words.push_back(s.substr(start, end - start));
-      i = end;
-    }
-  } else {
-    for (int i = 0; i < b.events; ++i) words.push_back(b.word + std::to_string(i));
+  if (!b.toolCall.name.empty()) {
+    if (!b.toolCall.unlessContains.empty() &&
+        req.conversation.find(b.toolCall.unlessContains) != std::string::npos)
+      return wordsOf(b.toolCall.answerAfter);
+    std::vector<std::string> pieces = wordsOf(b.toolCall.before);
+    if (!pieces.empty()) pieces.back() += ' ';
+    for (auto& p : markupPieces(b.toolCall)) pieces.push_back(std::move(p));
+    return pieces;
   }
+  if (!b.pieces.empty()) return b.pieces;
+  if (b.echo) return wordsOf(req.chatInput);
+  std::vector<std::string> words;
+  for (int i = 0; i < b.events; ++i) words.push_back(b.word + std::to_string(i));
   for (std::size_t i = 0; i + 1 < words.size(); ++i) words[i] += ' ';
   return words;
 }

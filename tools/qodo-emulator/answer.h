@@ -13,6 +13,7 @@ namespace emu {
 // What the planner needs from the request.
 struct ChatRequestInfo {
   std::string chatInput;
+  std::string conversation;  // chat_input and every previous message's content
   std::string customModel;
 };
 

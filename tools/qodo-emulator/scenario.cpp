@@ -159,6 +159,30 @@ void applyChat(const json::object& o, ChatBehaviour& b, const std::string& where
       b.done = asBool(v, at);
     } else if (key == "think") {
       b.think = asString(v, at);
+    } else if (key == "tool_call") {
+      b.toolCall = ChatToolCall{};
+      for (const auto& c : asObject(v, at)) {
+        const std::string ckey(c.key());
+        const std::string cat = at + "." + ckey;
+        if (ckey == "name") {
+          b.toolCall.name = asString(c.value(), cat);
+        } else if (ckey == "arguments") {
+          if (!c.value().is_object()) fail(cat, "must be an object");
+          b.toolCall.arguments = json::serialize(c.value());
+        } else if (ckey == "form") {
+          b.toolCall.form = asString(c.value(), cat);
+          if (b.toolCall.form != "function_calls" && b.toolCall.form != "tool_call")
+            fail(cat, "must be function_calls or tool_call");
+        } else if (ckey == "before") {
+          b.toolCall.before = asString(c.value(), cat);
+        } else if (ckey == "unless_contains") {
+          b.toolCall.unlessContains = asString(c.value(), cat);
+        } else if (ckey == "answer_after") {
+          b.toolCall.answerAfter = asString(c.value(), cat);
+        } else {
+          fail(cat, "unknown field (name, arguments, form, before, unless_contains, answer_after)");
+        }
+      }
     } else if (key == "garbage_lines") {
       b.garbageLines = static_cast<int>(asCount(v, at));
     } else if (key == "oversize_line") {
@@ -311,6 +335,7 @@ void applySession(const json::object& o, SessionBehaviour& b, const std::string&
       const auto& call = asObject(v, at);
       b.toolCall.clear();
       b.toolArguments = "{}";
+      b.toolUnless.clear();
       for (const auto& c : call) {
         std::string ckey(c.key());
         if (ckey == "name") {
@@ -322,8 +347,11 @@ void applySession(const json::object& o, SessionBehaviour& b, const std::string&
         } else if (ckey == "server_run") {
           if (!c.value().is_bool()) fail(at + ".server_run", "must be a boolean");
           b.toolServerRun = c.value().get_bool();
+        } else if (ckey == "unless_contains") {
+          b.toolUnless = asString(c.value(), at + ".unless_contains");
         } else {
-          fail(at + "." + ckey, "unknown field (name, arguments, answer_after, server_run)");
+          fail(at + "." + ckey,
+               "unknown field (name, arguments, answer_after, server_run, unless_contains)");
         }
       }
     } else if (key == "fail") {

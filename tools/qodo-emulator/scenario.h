@@ -22,6 +22,16 @@ enum class ChatFail {
   kHangAfterEvents,  // after `afterEvents` events
 };
 
+// A tool call a chats answer writes as markup (SPEC §10's emulation), as a model would.
+struct ChatToolCall {
+  std::string name;                 // empty: no call
+  std::string arguments = "{}";     // a JSON object
+  std::string form = "function_calls";  // or "tool_call"
+  std::string before;               // text before the markup
+  std::string unlessContains;       // when the request holds this text: answer `answerAfter`
+  std::string answerAfter = "done";
+};
+
 struct ChatBehaviour {
   int events = 5;
   int intervalMs = 20;
@@ -36,6 +46,7 @@ struct ChatBehaviour {
   bool onlyNonText = false;        // the answer holds status events and no text at all
   bool done = false;               // a trailing "[DONE]" line
   std::string think;               // reasoning sent as <think>…</think> before the text
+  ChatToolCall toolCall;           // the answer is a call in markup
   int garbageLines = 0;            // non-JSON lines mixed between the events
   std::uint64_t oversizeLine = 0;  // one line of this many bytes after the first event
   bool gzip = false;               // compress when the request accepts gzip
@@ -98,6 +109,9 @@ struct SessionBehaviour {
   // The call is one the server ran itself: sent with its tool_result filled, on the server's
   // own tool server ("qodo_tools"), and the answer goes on without waiting for the client.
   bool toolServerRun = false;
+  // When the UserQuery holds this text (the call's result is already there), the answer is
+  // `answerAfterTool` without a call: a stateless agent loop's second request.
+  std::string toolUnless;
   SessionFail fail = SessionFail::kNone;
   std::string message = "Internal error";  // kErrorFrame
   int afterEvents = 0;

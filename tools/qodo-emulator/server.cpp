@@ -726,6 +726,9 @@ class Session {
     registry_.annotate(id, "frame", query);
     registry_.count("user_queries");
 
+    // A call whose result the query already carries is not made again (a stateless loop).
+    const bool callNow = !b.toolCall.empty() &&
+                         (b.toolUnless.empty() || query.find(b.toolUnless) == std::string::npos);
     const auto interval = std::chrono::milliseconds(b.intervalMs);
     net::steady_timer pause(ws.get_executor());
     auto wait = [&]() -> net::awaitable<void> {
@@ -757,7 +760,10 @@ class Session {
       default:
         break;
     }
-    if (!b.toolCall.empty() && b.toolServerRun) {
+    if (!b.toolCall.empty() && !callNow) {
+      if (!co_await send(text("u2", b.answerAfterTool)))
+        co_return std::string("session_client_closed");
+    } else if (!b.toolCall.empty() && b.toolServerRun) {
       if (!co_await send(toolCallFrame(sessionId, b)) ||
           !co_await send(text("u2", b.answerAfterTool)))
         co_return std::string("session_client_closed");
@@ -792,6 +798,12 @@ class Session {
       const auto& o = body.get_object();
       if (auto it = o.find("chat_input"); it != o.end() && it->value().is_string())
         info.chatInput = it->value().get_string();
+      info.conversation = info.chatInput;
+      if (auto it = o.find("previous_messages"); it != o.end() && it->value().is_array())
+        for (const auto& m : it->value().get_array())
+          if (const auto* mo = m.if_object())
+            if (auto c = mo->find("content"); c != mo->end() && c->value().is_string())
+              info.conversation += "\n" + std::string(c->value().get_string());
       if (auto it = o.find("custom_model"); it != o.end() && it->value().is_string())
         info.customModel = it->value().get_string();
     }
