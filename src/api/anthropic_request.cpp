@@ -1,5 +1,7 @@
 #include "api/anthropic_request.h"
 
+#include <algorithm>
+
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -84,9 +86,11 @@ std::optional<ApiError> readMessage(const json::object& msg, const std::string& 
     m.role = Role::kUser;
   else if (role->get_string() == "assistant")
     m.role = Role::kAssistant;
+  else if (role->get_string() == "system")
+    m.role = Role::kSystem;  // newer clients (Claude Code 2.1) put system text among the turns
   else
     return badRequest("Invalid '" + at + ".role': '" + std::string(role->get_string()).substr(0, 40) +
-                          "'. Messages are 'user' or 'assistant' (the system prompt is 'system').",
+                          "'. Messages are 'user', 'assistant' or 'system'.",
                       at + ".role", "invalid_value");
   const json::value* content = msg.if_contains("content");
   if (!content || content->is_null()) return missing(at + ".content");
@@ -290,8 +294,8 @@ ParsedChatRequest parseValue(const json::value& root, const ModelLookup& live, b
       if (std::holds_alternative<conversation::Image>(part)) req.hasImages = true;
     conv.messages.push_back(std::move(m));
   }
-  if (conv.messages.empty() ||
-      (conv.messages.size() == 1 && conv.messages[0].role == Role::kSystem))
+  if (std::none_of(conv.messages.begin(), conv.messages.end(),
+                   [](const auto& m) { return m.role != Role::kSystem; }))
     return badRequest("Every message in 'messages' is empty; send at least one with content.",
                       "messages");
   if (const auto unmatched = conversation::firstUnmatchedResult(conv.messages)) {

@@ -77,7 +77,15 @@ CommandQuery renderCommandQuery(const conversation::Conversation& conversation) 
     query.userRequest = turns[0]->text();
     return query;
   }
-  const bool endsWithUser = !turns.empty() && turns.back()->role == Role::kUser;
+  // A last user turn that carries tool results (Anthropic's shape) is history like a tool
+  // message: its results are labelled there, and the model goes on from them.
+  auto carriesResults = [](const Message& m) {
+    for (const auto& part : m.parts)
+      if (std::holds_alternative<conversation::ToolResult>(part)) return true;
+    return false;
+  };
+  const bool endsWithUser =
+      !turns.empty() && turns.back()->role == Role::kUser && !carriesResults(*turns.back());
   const size_t historyEnd = endsWithUser ? turns.size() - 1 : turns.size();
   std::string& out = query.userRequest;
   if (historyEnd > 0) {

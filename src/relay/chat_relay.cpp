@@ -195,7 +195,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
           conversation_, model_.backend, relay_.random_, relay_.options_.chineseChatEnabled));
     if (command)
       queryFrame_ = std::make_shared<std::string>(qodo::userQueryFrame(
-          conversation_, conversation_.model, qodo::newUuid4(relay_.random_)));
+          conversation_, model_.backend, qodo::newUuid4(relay_.random_)));
     // Every attempt shares these; the conversation's messages are not needed any more.
     std::vector<conversation::Message>().swap(conversation_.messages);
     std::weak_ptr<ChatCall> weak = weak_from_this();

@@ -79,7 +79,7 @@ TEST(AnthropicRequest, BadInputNamesTheField) {
   auto err = rejected(R"({"model":"gpt-4o","max_tokens":9,"messages":[{"role":"user","content":)"
                       R"([{"type":"tool_result","tool_use_id":"toolu_x","content":"r"}]}]})");
   EXPECT_EQ(err.code, "invalid_tool_use_id");
-  EXPECT_EQ(rejected(R"({"model":"gpt-4o","max_tokens":9,"messages":[{"role":"system",)"
+  EXPECT_EQ(rejected(R"({"model":"gpt-4o","max_tokens":9,"messages":[{"role":"tool",)"
                      R"("content":"s"}]})")
                 .param,
             "messages[0].role");

@@ -738,6 +738,14 @@ class Session {
     };
     if (!b.think.empty() && !co_await send(text("u0", "<think>" + b.think + "</think>\n\n")))
       co_return std::string("session_client_closed");
+    if (!b.toolCall.empty() && !callNow) {
+      // The result is there: the answer after the call, and nothing else.
+      if (!co_await send(text("u2", b.answerAfterTool)) || !co_await send(endFrame(sessionId)) ||
+          !co_await send(ready(2)))
+        co_return std::string("session_client_closed");
+      co_await silence();
+      co_return std::string("session_completed");
+    }
     for (int i = 0; i < b.events; ++i) {
       if (b.fail != SessionFail::kNone && i == b.afterEvents) break;
       co_await wait();
@@ -760,10 +768,7 @@ class Session {
       default:
         break;
     }
-    if (!b.toolCall.empty() && !callNow) {
-      if (!co_await send(text("u2", b.answerAfterTool)))
-        co_return std::string("session_client_closed");
-    } else if (!b.toolCall.empty() && b.toolServerRun) {
+    if (!b.toolCall.empty() && b.toolServerRun) {
       if (!co_await send(toolCallFrame(sessionId, b)) ||
           !co_await send(text("u2", b.answerAfterTool)))
         co_return std::string("session_client_closed");
