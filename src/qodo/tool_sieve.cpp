@@ -313,7 +313,8 @@ bool ToolSieve::typedArguments(std::string_view tool,
   json::object arguments;
   for (const auto& [name, value] : parameters) {
     const auto type = known->second.types.find(name);
-    const std::string_view kind = type == known->second.types.end() ? "" : type->second;
+    std::string_view kind;  // (a ternary with "" would view a temporary copy)
+    if (type != known->second.types.end()) kind = type->second;
     if (kind != "string") {
       // Numbers, booleans, arrays, objects (or a type the schema does not give) are JSON; a
       // value that is not JSON stays the text it is.
