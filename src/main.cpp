@@ -57,7 +57,7 @@ upstream::WsOptions wsOptions(const config::Config& cfg) {
   return o;
 }
 
-relay::RelayOptions relayOptions(const config::Config& cfg) {
+relay::RelayOptions relayOptions(const config::Config& cfg, relay::ParkedDirectory* directory) {
   relay::RelayOptions options;
   options.chatUrl = cfg.qodoApiBase + "/v2/chats/chat";
   options.commandUrl = cfg.qodoCommandUrl;
@@ -65,6 +65,7 @@ relay::RelayOptions relayOptions(const config::Config& cfg) {
   options.reasoningHide = cfg.reasoningHide;
   options.recordDir = cfg.recordDir;
   options.aliases = cfg.modelAliases;
+  options.directory = directory;
   return options;
 }
 
@@ -74,11 +75,12 @@ class WorkerHandler final : public http::Handler {
  public:
   WorkerHandler(size_t worker, boost::asio::io_context& io, const config::Config& cfg,
                 const http::GatewayServices& services, accounts::AccountPool& pool,
-                obs::MetricsShard& shard, std::atomic<int64_t>& activeStreams)
+                obs::MetricsShard& shard, std::atomic<int64_t>& activeStreams,
+                relay::ParkedDirectory& directory)
       : client_(io, upstreamOptions(cfg)),
         ws_(io, wsOptions(cfg)),
         relay_(io, client_, ws_, pool,
-               relayOptions(cfg),
+               relayOptions(cfg, &directory),
                shard, activeStreams),
         admin_(io, pool, relay_),
         gateway_(services, routes()) {
@@ -140,6 +142,9 @@ void describeMetrics(obs::Metrics& metrics) {
   metrics.describe("qodo2api_active_streams", "gauge", "Streamed chat answers in progress");
   metrics.describe("qodo2api_upstream_attempts_total", "counter", "Backend chat calls by outcome");
   metrics.describe("qodo2api_tokens_total", "counter", "Tokens counted, by direction (in, out)");
+  metrics.describe("qodo2api_tool_sessions_total", "counter",
+                   "Command sessions kept for their tool calls' results (parked) and answered "
+                   "on (continued)");
   // qodo2api_accounts* and qodo2api_token_refreshes_total are written whole, HELP and TYPE
   // included, by the accounts room's collector (accounts/metrics.cpp).
 }
@@ -272,6 +277,9 @@ int main(int argc, char** argv) {
            ",\"disabled\":" + std::to_string(c.disabled) + "}";
   };
 
+  // Command sessions parked for their tool calls' results, whichever worker holds them.
+  relay::ParkedDirectory parkedDirectory;
+
   http::ServerLimits limits;
   limits.maxBodyBytes = cfg.maxBodyBytes;
   limits.headerTimeout = std::chrono::seconds(cfg.headerTimeoutSeconds);
@@ -281,8 +289,8 @@ int main(int argc, char** argv) {
       cfg.host, cfg.port, static_cast<size_t>(cfg.workers), limits, metrics,
       [&](size_t worker, boost::asio::io_context& io) -> std::unique_ptr<http::Handler> {
         return std::make_unique<WorkerHandler>(worker, io, cfg, services, pool,
-                                               metrics.shard(worker),
-                                               metrics.activeStreams());
+                                               metrics.shard(worker), metrics.activeStreams(),
+                                               parkedDirectory);
       });
   try {
     server.start();

@@ -3,6 +3,7 @@
 // its client reads. One implementation per surface (OpenAI chat, Anthropic messages).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -43,6 +44,8 @@ class AnswerEncoder {
   virtual void ping(std::string& /*out*/) {}
   // The prompt's token count, known before the first event (Anthropic's message_start).
   virtual void setPromptTokens(long /*tokens*/) {}
+  // The id the client sees for the answer's tool call `index` (its results come back under it).
+  virtual std::string toolCallId(size_t index) const = 0;
 };
 
 }  // namespace api

@@ -34,7 +34,7 @@ size_t heldLength(std::string_view text, const std::vector<std::string>& sequenc
 
 AnthropicAnswer::AnthropicAnswer(AnthropicOptions options) : options_(std::move(options)) {}
 
-std::string AnthropicAnswer::toolId(size_t index) const {
+std::string AnthropicAnswer::toolCallId(size_t index) const {
   // "toolu_" + the message id's random part (unique per answer) + the call's index.
   return "toolu_" + options_.id.substr(std::min<size_t>(4, options_.id.size())) + "_" +
          std::to_string(index);
@@ -76,7 +76,7 @@ void AnthropicAnswer::startBlock(Block block, std::string& out, std::string_view
       break;
     case Block::kTool:
       out += R"(,"content_block":{"type":"tool_use","id":)";
-      appendJsonString(out, toolId(calls_.size() - 1));
+      appendJsonString(out, toolCallId(calls_.size() - 1));
       out += R"(,"name":)";
       appendJsonString(out, name);
       out += R"(,"input":{}}})";
@@ -254,7 +254,7 @@ void AnthropicAnswer::finish(const Answer& answer, std::string& out) {
       for (size_t i = 0; i < calls_.size(); ++i) {
         comma();
         out += R"({"type":"tool_use","id":)";
-        appendJsonString(out, toolId(i));
+        appendJsonString(out, toolCallId(i));
         out += R"(,"name":)";
         appendJsonString(out, calls_[i].name);
         out += R"(,"input":)";

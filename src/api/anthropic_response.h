@@ -37,6 +37,7 @@ class AnthropicAnswer final : public AnswerEncoder {
   bool wantsPings() const override { return options_.stream; }
   void ping(std::string& out) override;
   void setPromptTokens(long tokens) override { inputTokens_ = tokens; }
+  std::string toolCallId(size_t index) const override;
 
   // Whether a stop sequence ended the answer (nothing more is shown).
   bool stopped() const { return !stopSequence_.empty(); }
@@ -56,7 +57,6 @@ class AnthropicAnswer final : public AnswerEncoder {
   // `"stop_reason":…,"stop_sequence":…` and the usage (`delta`: inside message_delta, which
   // closes its "delta" object before the usage).
   void appendEnding(std::string& out, bool toolUse, long inputTokens, bool delta = false) const;
-  std::string toolId(size_t index) const;
 
   AnthropicOptions options_;
   long inputTokens_ = 0;

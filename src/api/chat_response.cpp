@@ -181,10 +181,7 @@ void OpenAiAnswer::onEvent(const conversation::Event& event, std::string& out) {
   // Tool calls are kept whether streaming or not: the whole answer lists them at the end.
   if (event.kind == EventKind::kToolCallBegin) {
     if (event.index != calls_.size()) return;  // a decoder numbers its calls 0, 1, …
-    // "chatcmpl-" + the random part: unique per answer, then the call's index.
-    calls_.push_back({"call_" + id_.substr(std::min<size_t>(9, id_.size())) + "_" +
-                          std::to_string(event.index),
-                      std::string(event.text), {}});
+    calls_.push_back({toolCallId(event.index), std::string(event.text), {}});
   } else if (event.kind == EventKind::kToolCallArguments) {
     if (event.index >= calls_.size()) return;
     calls_[event.index].arguments += event.text;
@@ -212,6 +209,11 @@ void OpenAiAnswer::onEvent(const conversation::Event& event, std::string& out) {
     default:
       break;
   }
+}
+
+std::string OpenAiAnswer::toolCallId(size_t index) const {
+  // "chatcmpl-" + the random part: unique per answer, then the call's index.
+  return "call_" + id_.substr(std::min<size_t>(9, id_.size())) + "_" + std::to_string(index);
 }
 
 void OpenAiAnswer::finish(const Answer& answer, std::string& out) {

@@ -76,6 +76,7 @@ class OpenAiAnswer final : public AnswerEncoder {
   void onEvent(const conversation::Event& event, std::string& out) override;
   void finish(const Answer& answer, std::string& out) override;
   void fail(const ApiError& error, std::string& out) override;
+  std::string toolCallId(size_t index) const override;
 
  private:
   std::string id_;

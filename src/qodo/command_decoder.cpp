@@ -160,20 +160,26 @@ Failure classifyCommandError(std::string_view message) {
   return Failure::kBackendError;
 }
 
-std::string toolErrorFrame(std::string_view tool, std::string_view toolId,
-                           std::string_view message) {
+std::string toolResultFrame(std::string_view tool, std::string_view toolId,
+                            std::string_view content, bool isError) {
   using api::appendJsonString;
   std::string out = R"(IDERetrievalAnswer {"tool":)";
   appendJsonString(out, tool);
   out += R"(,"tool_id":)";
   appendJsonString(out, toolId);
-  out += R"(,"answer":{"isError":true,"content":[{"type":"text","text":)";
-  appendJsonString(out, message);
+  out += isError ? R"(,"answer":{"isError":true,"content":[{"type":"text","text":)"
+                 : R"(,"answer":{"isError":false,"content":[{"type":"text","text":)";
+  appendJsonString(out, content);
   out += R"(}]},"tools":{"IDETool":[]},)";
   out += R"("user_data":{"extension_version":"0.36.0","os_platform":"linux",)";
   out += R"("os_version":"v22.11.0","editor_type":"cli"},"agent_type":"cli"})";
   out += '\n';
   return out;
+}
+
+std::string toolErrorFrame(std::string_view tool, std::string_view toolId,
+                           std::string_view message) {
+  return toolResultFrame(tool, toolId, message, true);
 }
 
 CommandDecoder::CommandDecoder(std::vector<std::string> clientTools, bool hideReasoning)
@@ -187,6 +193,7 @@ void CommandDecoder::reset() {
   sawText_ = false;
   frames_ = 0;
   clientCalls_ = 0;
+  calls_.clear();
   pending_.clear();
   outgoing_.clear();
   ended_ = false;
@@ -273,6 +280,7 @@ bool CommandDecoder::handle(std::string_view frame, conversation::EventSink& sin
   const std::string argumentsText = json::serialize(arguments);
   if (id.empty()) id = "call_" + std::to_string(clientCalls_);
   const size_t index = clientCalls_++;
+  calls_.push_back({std::string(tool), id});
   Out begin = Out::of(OutKind::kToolCallBegin, tool);
   begin.index = index;
   begin.id = id;
@@ -284,6 +292,10 @@ bool CommandDecoder::handle(std::string_view frame, conversation::EventSink& sin
   done.index = index;
   sink.onEvent(done);
   return true;
+}
+
+void CommandDecoder::queueAnswers(std::vector<std::string> frames) {
+  for (auto& frame : frames) pending_.push_back(std::move(frame));
 }
 
 void CommandDecoder::text(std::string_view identifier, std::string_view content,

@@ -42,6 +42,17 @@ class CommandDecoder final : public AnswerDecoder {
   // A frame the session must send now (released by a Ready), or "" when there is none.
   std::string takeOutgoing();
 
+  // The client tool calls of this answer, in index order: the tool and the backend's id of the
+  // call (what an IDERetrievalAnswer names).
+  struct ClientCall {
+    std::string tool;
+    std::string backendId;
+  };
+  const std::vector<ClientCall>& clientCalls() const { return calls_; }
+  // A continued session (tool results answered on the session that asked): frames to send one
+  // per Ready, as the CLI does, before the answer goes on.
+  void queueAnswers(std::vector<std::string> frames);
+
  private:
   bool handle(std::string_view frame, conversation::EventSink& sink);
   void text(std::string_view identifier, std::string_view content, conversation::EventSink& sink);
@@ -56,6 +67,7 @@ class CommandDecoder final : public AnswerDecoder {
   bool sawText_ = false;
   size_t frames_ = 0;                // answer frames since the query
   size_t clientCalls_ = 0;           // tool calls shown to the client
+  std::vector<ClientCall> calls_;
   std::deque<std::string> pending_;  // error results waiting for a Ready
   std::string outgoing_;
   std::string scratch_;  // the fast path's unescaped content
@@ -85,5 +97,10 @@ conversation::Failure classifyCommandError(std::string_view message);
 // `IDERetrievalAnswer` with an error result for tool call `toolId` of tool `tool`.
 std::string toolErrorFrame(std::string_view tool, std::string_view toolId,
                            std::string_view message);
+
+// `IDERetrievalAnswer` with the client's result (`content`, an error when `isError`) for tool
+// call `toolId` of tool `tool` (QODO-PROTOCOL.md §5.2: an MCP CallToolResult of one text).
+std::string toolResultFrame(std::string_view tool, std::string_view toolId,
+                            std::string_view content, bool isError);
 
 }  // namespace qodo

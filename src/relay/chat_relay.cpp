@@ -3,6 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
+#include <unordered_map>
+#include <utility>
+#include <variant>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -26,6 +30,7 @@
 #include "qodo/failure.h"
 #include "qodo/tool_sieve.h"
 #include "qodo/uuid.h"
+#include "relay/forwarding_sink.h"
 #include "relay/recorder.h"
 #include "relay/usage.h"
 #include "upstream/client.h"
@@ -141,6 +146,60 @@ bool isTimeout(upstream::ErrorKind kind) {
 
 }  // namespace
 
+class ChatCall;
+
+// Whose handlers a command session's frames reach: the call that runs it, or none while the
+// session is parked (its answer ended in client tool calls and it waits for their results).
+struct SessionBinding {
+  std::shared_ptr<ChatCall> call;
+  std::function<void()> parkedEnd;  // the session ended while parked
+};
+
+// A parked session, found again by the ids of the calls it waits for (docs/tools.md,
+// "Continuing a session").
+struct ParkedSession {
+  upstream::WsHandle handle;
+  std::shared_ptr<SessionBinding> binding;
+  int64_t accountId = 0;
+  std::string model;                                     // the backend model it answers
+  std::vector<qodo::CommandDecoder::ClientCall> calls;   // in index order
+  std::vector<std::string> clientIds;                    // the ids the client saw, same order
+};
+
+struct ParkedSessions {
+  static constexpr size_t kMax = 1024;  // per worker; beyond, sessions are closed as before
+  std::unordered_map<std::string, ParkedSession> byKey;
+
+  // The calls' client ids, sorted and joined: a request's results name the same set.
+  static std::string keyOf(std::vector<std::string> ids) {
+    std::sort(ids.begin(), ids.end());
+    std::string key;
+    for (const auto& id : ids) key += id + '\n';
+    return key;
+  }
+};
+
+// The tool results a conversation ends with (trailing tool messages, or a last user message of
+// results only), or none when it ends otherwise.
+std::vector<conversation::ToolResult> trailingResults(
+    const std::vector<conversation::Message>& messages) {
+  std::vector<conversation::ToolResult> results;
+  for (size_t i = messages.size(); i-- > 0;) {
+    const auto& m = messages[i];
+    if (m.role != conversation::Role::kTool && m.role != conversation::Role::kUser) break;
+    bool onlyResults = !m.parts.empty();
+    for (const auto& part : m.parts)
+      onlyResults = onlyResults && std::holds_alternative<conversation::ToolResult>(part);
+    if (!onlyResults) {
+      if (m.role == conversation::Role::kUser && results.empty()) return {};
+      break;
+    }
+    for (const auto& part : m.parts) results.push_back(std::get<conversation::ToolResult>(part));
+    if (m.role == conversation::Role::kUser) break;
+  }
+  return results;
+}
+
 // The life of one request: attempts on successive accounts until one answers, the client goes
 // away, or no account is left. Owned by the callbacks of its transfer or session and its sink.
 // The backend answer arrives as events (the chats or the command decoder's), and the surface's
@@ -188,6 +247,9 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     route_.kind = chats && command ? std::nullopt
                                    : std::optional(chats ? AccountKind::kChats : AccountKind::kCommand);
     promptTokens_ = promptTokens(conversation_, model_.encoding);
+    // Results a parked session of this worker may be waiting for (command accounts only).
+    const auto results = command ? trailingResults(conversation_.messages)
+                                 : std::vector<conversation::ToolResult>{};
     encoder_->setPromptTokens(static_cast<long>(promptTokens_));
     // Each backend's request is built once, for every attempt of its kind.
     if (chats)
@@ -202,6 +264,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     sink_->onClientGone([weak] {
       if (auto self = weak.lock()) self->clientGone();
     });
+    if (!results.empty() && continueParked(results)) return;
     attempt();
   }
 
@@ -331,10 +394,19 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
       recorder_ = Recorder::open(relay_.options_.recordDir, "command");
       if (recorder_) recorder_->request("GET", request.url, request.headers, "");
     }
-    auto self = shared_from_this();
+    auto binding = std::make_shared<SessionBinding>();
+    binding->call = shared_from_this();
+    binding_ = binding;
     upstream::WsHandlers handlers;
-    handlers.onFrame = [self](std::string_view frame) { return self->onFrame(frame); };
-    handlers.onDone = [self](const upstream::WsResult& result) { self->onSessionDone(result); };
+    handlers.onFrame = [binding](std::string_view frame) {
+      // A local reference: the call may unbind itself (park the session) in this frame.
+      const auto call = binding->call;
+      return call ? call->onFrame(frame) : upstream::Flow::kContinue;
+    };
+    handlers.onDone = [binding](const upstream::WsResult& result) {
+      if (const auto call = binding->call) return call->onSessionDone(result);
+      if (auto end = std::exchange(binding->parkedEnd, nullptr)) end();
+    };
     session_ = relay_.ws_.start(std::move(request), std::move(handlers));
   }
 
@@ -634,8 +706,9 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
 
   void succeed() {
     attemptOver_ = true;
-    // A command session stays open after its answer; nothing more is read from it.
-    session_.cancel();
+    // A command session stays open after its answer: parked when it waits for the results of
+    // client tool calls, else closed (nothing more is read from it).
+    if (!park()) session_.cancel();
     relay_.metrics_.count("qodo2api_upstream_attempts_total", "outcome=\"success\"");
     releaseLease(accounts::Outcome::kSuccess, "");
     if (recorder_) recorder_->end("answered");
@@ -657,6 +730,90 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     if (pingTimer_) pingTimer_->cancel();
     sink_->finish();
     --relay_.activeStreams_;
+  }
+
+  // Keeps this attempt's session for the request that brings its calls' results (the session
+  // waits for them as IDERetrievalAnswer frames). Only a command session whose answer ended in
+  // client tool calls, still open, and while the worker holds fewer than ParkedSessions::kMax.
+  bool park() {
+    auto binding = binding_.lock();
+    auto& parked = relay_.parked_->byKey;
+    if (!binding || !lease_ || lease_->kind != accounts::AccountKind::kCommand ||
+        commandDecoder_.clientCalls().empty() || !session_.active() ||
+        parked.size() >= ParkedSessions::kMax)
+      return false;
+    ParkedSession p;
+    p.handle = session_;
+    p.binding = binding;
+    p.accountId = lease_->accountId;
+    p.model = std::string(model_.backend);
+    p.calls = commandDecoder_.clientCalls();
+    for (size_t i = 0; i < p.calls.size(); ++i) p.clientIds.push_back(encoder_->toolCallId(i));
+    std::string key = ParkedSessions::keyOf(p.clientIds);
+    binding->parkedEnd = [&relay = relay_, key] {
+      relay.parked_->byKey.erase(key);
+      if (relay.options_.directory) relay.options_.directory->remove(key, &relay);
+    };
+    if (relay_.options_.directory) relay_.options_.directory->add(key, &relay_);
+    binding->call.reset();  // the frame in progress holds its own reference
+    parked.insert_or_assign(std::move(key), std::move(p));
+    session_ = {};
+    relay_.metrics_.count("qodo2api_tool_sessions_total", "event=\"parked\"");
+    return true;
+  }
+
+  // The request brings exactly the results a parked session waits for: they go to that
+  // session as IDERetrievalAnswer frames (one now, the rest one per Ready) and its answer goes
+  // on — no new session, no resent conversation. False (and the request takes its usual way)
+  // when no session waits for them or its account cannot be leased now.
+  bool continueParked(const std::vector<conversation::ToolResult>& results) {
+    std::vector<std::string> ids;
+    for (const auto& r : results) ids.push_back(r.callId);
+    auto& parked = relay_.parked_->byKey;
+    const auto it = parked.find(ParkedSessions::keyOf(ids));
+    if (it == parked.end()) return false;
+    ParkedSession p = std::move(it->second);
+    if (relay_.options_.directory) relay_.options_.directory->remove(it->first, &relay_);
+    parked.erase(it);
+    p.binding->parkedEnd = nullptr;
+    if (p.model != model_.backend || !p.handle.active()) {
+      p.handle.cancel();
+      return false;
+    }
+    lease_ = relay_.pool_.acquire(
+        tried_, accounts::Clock::now(),
+        accounts::Route{model_.id, route_.seedModel, accounts::AccountKind::kCommand, p.accountId});
+    if (!lease_) {
+      p.handle.cancel();
+      return false;
+    }
+    tried_.push_back(lease_->accountId);
+    sink_->noteAccount(lease_->accountId);
+    resetAttempt();
+    std::string().swap(lease_->accessToken);
+    session_ = p.handle;
+    binding_ = p.binding;
+    p.binding->call = shared_from_this();
+    querySent_ = true;
+    std::vector<std::string> frames;
+    for (size_t i = 0; i < p.calls.size(); ++i) {
+      for (const auto& r : results) {
+        if (r.callId != p.clientIds[i]) continue;
+        frames.push_back(qodo::toolResultFrame(p.calls[i].tool, p.calls[i].backendId, r.content,
+                                               r.isError));
+        break;
+      }
+    }
+    if (!relay_.options_.recordDir.empty()) {
+      recorder_ = Recorder::open(relay_.options_.recordDir, "command");
+      if (recorder_) recorder_->request("GET", "(a parked session, continued)", {}, "");
+      if (recorder_) recorder_->sent(frames.front());
+    }
+    session_.send(frames.front());
+    frames.erase(frames.begin());
+    commandDecoder_.queueAnswers(std::move(frames));
+    relay_.metrics_.count("qodo2api_tool_sessions_total", "event=\"continued\"");
+    return true;
   }
 
   void endStreamWithError(const api::ApiError& error) {
@@ -705,6 +862,7 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   std::optional<accounts::Lease> lease_;
   upstream::TransferHandle transfer_;
   upstream::WsHandle session_;
+  std::weak_ptr<SessionBinding> binding_;  // the session's (which holds it)
   std::string lastFailure_[2];  // by kind: chats, command
   FinalKind finalKind_ = FinalKind::kAccount;
   size_t failedAttempts_ = 0;
@@ -746,7 +904,10 @@ ChatRelay::ChatRelay(boost::asio::io_context& io, upstream::Client& client,
       options_(std::move(options)),
       metrics_(metrics),
       activeStreams_(activeStreams),
-      random_(std::random_device{}()) {}
+      random_(std::random_device{}()),
+      parked_(std::make_unique<ParkedSessions>()) {}
+
+ChatRelay::~ChatRelay() = default;
 
 const api::ModelInfo* ChatRelay::resolveModel(std::string_view requested) {
   std::string_view name = requested;
@@ -788,9 +949,48 @@ void ChatRelay::handle(std::string_view body, std::shared_ptr<ChunkSink> sink,
     sink->respondError(parsed.error());
     return;
   }
-  auto call = std::make_shared<ChatCall>(*this, std::move(parsed.request()), std::move(sink),
-                                         account, surface);
+  // Tool results a session parked on another worker waits for: the request runs there.
+  if (options_.directory && !account) {
+    std::vector<std::string> ids;
+    for (const auto& r : trailingResults(parsed.request().conversation.messages))
+      ids.push_back(r.callId);
+    if (!ids.empty()) {
+      ChatRelay* owner = options_.directory->ownerOf(ParkedSessions::keyOf(std::move(ids)));
+      if (owner && owner != this) {
+        auto forward = std::make_shared<ForwardingSink>(std::move(sink), io_, owner->io_);
+        boost::asio::post(owner->io_, [owner, forward, surface,
+                                       request = std::make_shared<api::ChatRequest>(
+                                           std::move(parsed.request()))]() mutable {
+          owner->run(std::move(*request), std::move(forward), std::nullopt, surface);
+        });
+        return;
+      }
+    }
+  }
+  run(std::move(parsed.request()), std::move(sink), account, surface);
+}
+
+void ChatRelay::run(api::ChatRequest request, std::shared_ptr<ChunkSink> sink,
+                    std::optional<int64_t> account, api::Surface surface) {
+  auto call = std::make_shared<ChatCall>(*this, std::move(request), std::move(sink), account,
+                                         surface);
   call->start();
+}
+
+void ParkedDirectory::add(const std::string& key, ChatRelay* owner) {
+  std::lock_guard lock(mutex_);
+  owners_[key] = owner;
+}
+
+void ParkedDirectory::remove(const std::string& key, const ChatRelay* owner) {
+  std::lock_guard lock(mutex_);
+  if (auto it = owners_.find(key); it != owners_.end() && it->second == owner) owners_.erase(it);
+}
+
+ChatRelay* ParkedDirectory::ownerOf(const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  const auto it = owners_.find(key);
+  return it == owners_.end() ? nullptr : it->second;
 }
 
 void ChatRelay::countTokens(std::string_view body, ChunkSink& sink) {

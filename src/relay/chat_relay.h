@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <random>
 #include <string>
@@ -34,6 +36,23 @@ class MetricsShard;
 
 namespace relay {
 
+struct ParkedSessions;  // command sessions waiting for tool results (chat_relay.cpp)
+class ChatRelay;
+
+// Which worker's relay holds the parked session waiting for a set of tool calls' results, for
+// the whole process: a request that brings them is run on that worker (its client stays on
+// its own, through a ForwardingSink). Thread-safe.
+class ParkedDirectory {
+ public:
+  void add(const std::string& key, ChatRelay* owner);
+  void remove(const std::string& key, const ChatRelay* owner);
+  ChatRelay* ownerOf(const std::string& key) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, ChatRelay*> owners_;
+};
+
 struct RelayOptions {
   std::string chatUrl;     // {QODO_API_BASE}/v2/chats/chat
   std::string commandUrl;  // QODO_COMMAND_URL (a command account's tenant base URL wins)
@@ -44,6 +63,7 @@ struct RelayOptions {
   size_t maxPendingBytes = 64 * 1024;
   size_t maxLineBytes = 1024 * 1024;
   std::vector<config::ModelAlias> aliases;  // MODEL_ALIASES
+  ParkedDirectory* directory = nullptr;      // shared by the workers; null: this worker only
 };
 
 // Per worker; every call runs on that worker's io_context thread.
@@ -52,6 +72,7 @@ class ChatRelay {
   ChatRelay(boost::asio::io_context& io, upstream::Client& client, upstream::WsClient& ws,
             accounts::AccountPool& pool, RelayOptions options, obs::MetricsShard& metrics,
             std::atomic<int64_t>& activeStreams);
+  ~ChatRelay();
   ChatRelay(const ChatRelay&) = delete;
   ChatRelay& operator=(const ChatRelay&) = delete;
 
@@ -62,6 +83,10 @@ class ChatRelay {
   void handle(std::string_view body, std::shared_ptr<ChunkSink> sink,
               std::optional<int64_t> account = std::nullopt,
               api::Surface surface = api::Surface::kOpenAi);
+
+  // Runs an already parsed request on this worker (a request another worker received).
+  void run(api::ChatRequest request, std::shared_ptr<ChunkSink> sink,
+           std::optional<int64_t> account, api::Surface surface);
 
   // POST /v1/messages/count_tokens: {"input_tokens":N}, exactly the input_tokens a message
   // with the same body reports.
@@ -81,6 +106,7 @@ class ChatRelay {
   obs::MetricsShard& metrics_;
   std::atomic<int64_t>& activeStreams_;
   std::mt19937_64 random_;
+  std::unique_ptr<ParkedSessions> parked_;
 };
 
 }  // namespace relay

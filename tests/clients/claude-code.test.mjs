@@ -64,8 +64,15 @@ for (const kind of ['command', 'chats']) {
     assert.equal(readFileSync(file, 'utf8'), `hello from the ${kind} backend\n`);
     const stats = await emulatorStats(emu);
     const asked = stats.requests.filter((r) => r.kind === (kind === 'command' ? 'session' : 'chat'));
-    assert.ok(asked.length >= 2, 'the call, then its result');
-    const last = JSON.stringify(asked.at(-1));
-    assert.match(last, /created successfully/, 'the tool result reached the model');
+    if (kind === 'command') {
+      // The result went back on the session that asked for it (IDERetrievalAnswer).
+      const session = asked.find((r) => r.tool_answer);
+      assert.ok(session, JSON.stringify(asked));
+      assert.match(session.tool_answer, /^IDERetrievalAnswer \{"tool":"Write"/);
+      assert.match(session.tool_answer, /created successfully/, 'the tool result reached the model');
+    } else {
+      assert.ok(asked.length >= 2, 'the call, then its result');
+      assert.match(JSON.stringify(asked.at(-1)), /created successfully/, 'the tool result reached the model');
+    }
   });
 }

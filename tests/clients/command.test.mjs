@@ -171,14 +171,14 @@ test('command accounts survive a restart: kind, models, disabled state', async (
   assert.equal(r.choices[0].message.content, 'tok0 tok1 tok2 tok3');
 });
 
-test('tool calls on a command account through the openai SDK: a call, its result, the answer (stream and not)', async (t) => {
+test('tool calls on a command account through the openai SDK: a call, its result on the waiting session or a new one, the answer', async (t) => {
   const weather = { type: 'function', function: { name: 'get_weather', description: 'Weather in a city',
     parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
-  const turn = { events: 1, interval_ms: 1, tool_call: { name: 'get_weather', arguments: { city: 'Paris', tool_reasoning: 'the user asked' } } };
+  const turn = { events: 1, interval_ms: 1, tool_call: { name: 'get_weather', arguments: { city: 'Paris', tool_reasoning: 'the user asked' }, answer_after: 'sunny after the call' } };
   const answer = { events: 2, interval_ms: 1, text: 'sunny' };
   const { gw, emu } = await startStack(t, {
     emulatorArgs: fast, accounts: [], apiKeys: ['qk-tools-5f2c9a7e41d0'],
-    scenario: { default: { session: { sequence: [turn, answer, turn, answer] } } },
+    scenario: { default: { session: { sequence: [turn, turn, answer] } } },
   });
   const openai = client(gw);
   const ask = [{ role: 'user', content: 'What is the weather in Paris?' }];
@@ -192,7 +192,7 @@ test('tool calls on a command account through the openai SDK: a call, its result
     }
     const choice = first.choices[0];
     assert.equal(choice.finish_reason, 'tool_calls', JSON.stringify(first));
-    assert.equal(choice.message.content, stream ? 'tok0' : 'tok0');
+    assert.equal(choice.message.content, 'tok0');
     assert.equal(choice.message.tool_calls.length, 1);
     const call = choice.message.tool_calls[0];
     assert.match(call.id, /^call_[A-Za-z0-9]+_0$/);
@@ -200,18 +200,35 @@ test('tool calls on a command account through the openai SDK: a call, its result
     assert.equal(call.function.name, 'get_weather');
     assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Paris' }, 'tool_reasoning is not an argument');
 
+    // First round: the result goes back on the session that waits for it. Second round: the
+    // client renamed the call (as some clients do), no session waits for that id, and the
+    // request is answered from its own messages on a new session.
+    const id = stream ? 'call_renamed_by_the_client' : call.id;
+    const message = { ...choice.message, tool_calls: [{ ...call, id }] };
     const next = await openai.chat.completions.create({
       model: 'gpt-5', tools: [weather],
-      messages: [...ask, choice.message, { role: 'tool', tool_call_id: call.id, content: '21 C, sunny' }],
+      messages: [...ask, message, { role: 'tool', tool_call_id: id, content: '21 C, sunny' }],
     });
-    assert.equal(next.choices[0].message.content, 'sunny0 sunny1');
+    assert.equal(next.choices[0].message.content, stream ? 'sunny0 sunny1' : 'sunny after the call');
     assert.equal(next.choices[0].finish_reason, 'stop');
   }
-  const sessions = (await emulatorStats(emu)).requests.filter((r) => r.kind === 'session');
+  const stats = await emulatorStats(emu);
+  const sessions = stats.requests.filter((r) => r.kind === 'session');
+  assert.equal(sessions.length, 3, 'the continued round opened no session');
   const queries = sessions.map((r) => JSON.parse(r.frame.slice('UserQuery '.length)));
   assert.deepEqual(queries[0].tools, { client: [{ name: 'get_weather', description: 'Weather in a city',
     inputSchema: weather.function.parameters, autoApproved: false }] });
-  // The second request is answerable from its own messages: the call and its result rendered.
-  assert.match(queries[1].user_request, /\[assistant called the tool get_weather \(call call_[A-Za-z0-9]+_0\)\]\n\{"city":"Paris"\}/);
-  assert.match(queries[1].user_request, /\[result of the tool get_weather \(call call_[A-Za-z0-9]+_0\)\]\n21 C, sunny/);
+  // The waiting session got the result as the CLI sends it.
+  const answerFrame = sessions[0].tool_answer;
+  assert.ok(answerFrame.startsWith('IDERetrievalAnswer {'), answerFrame);
+  const sent = JSON.parse(answerFrame.slice('IDERetrievalAnswer '.length));
+  assert.equal(sent.tool, 'get_weather');
+  assert.equal(sent.tool_id, 'call-1');
+  assert.deepEqual(sent.answer, { isError: false, content: [{ type: 'text', text: '21 C, sunny' }] });
+  // The new session's request is answerable from its own messages: the call and its result.
+  assert.match(queries[2].user_request, /\[assistant called the tool get_weather \(call call_renamed_by_the_client\)\]\n\{"city":"Paris"\}/);
+  assert.match(queries[2].user_request, /\[result of the tool get_weather \(call call_renamed_by_the_client\)\]\n21 C, sunny/);
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  assert.match(metrics, /qodo2api_tool_sessions_total\{event="parked"\} 2/);
+  assert.match(metrics, /qodo2api_tool_sessions_total\{event="continued"\} 1/);
 });
