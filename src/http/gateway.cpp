@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "api/anthropic_request.h"
 #include "api/error.h"
 #include "api/models.h"
 #include "http/respond.h"
@@ -57,7 +58,8 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
   const Route r = route(req.method, req.target, cfg.routePrefix);
   ex.note().route = std::string(r.label);
   // Anthropic's routes answer errors in Anthropic's shape.
-  auto respondError = [&ex, anthropic = anthropicRoute(r.id)](const api::ApiError& error) {
+  const bool anthropic = anthropicRoute(r.id) || r.label.substr(0, 12) == "/v1/messages";
+  auto respondError = [&ex, anthropic](const api::ApiError& error) {
     if (anthropic)
       http::respondAnthropicError(ex, error);
     else
@@ -144,7 +146,9 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
       break;
     case RouteId::kMethodNotAllowed: {
       auto error = api::methodNotAllowed(req.method, pathOf(req.target));
-      return ex.respond(405, "application/json", error.json(), {{"Allow", r.allow}});
+      return ex.respond(405, "application/json",
+                        anthropic ? api::anthropicErrorBody(error) : error.json(),
+                        {{"Allow", r.allow}});
     }
     default:
       break;

@@ -119,11 +119,11 @@ test('errors surface as APICallError with the status: 401, 400, 429, 503', async
 
 test('generateText and streamText with a tool over several steps, on a command account', async (t) => {
   const { jsonSchema, tool, stepCountIs } = await import('ai');
-  const turn = { events: 1, interval_ms: 1, text: 'checking', tool_call: { name: 'get_weather', arguments: { city: 'Paris' } } };
-  const answer = { events: 2, interval_ms: 1, text: 'sunny' };
+  // The result goes back on the waiting session, which answers `answer_after`.
+  const turn = { events: 1, interval_ms: 1, text: 'checking', tool_call: { name: 'get_weather', arguments: { city: 'Paris' }, answer_after: 'sunny0 sunny1' } };
   const { gw, emu } = await startStack(t, {
     emulatorArgs: fast, accounts: [], apiKeys: ['qk-aisdk-5f2c9a7e41d0'],
-    scenario: { default: { session: { sequence: [turn, answer, turn, answer] } } },
+    scenario: { default: { session: turn } },
   });
   const openai = provider(gw);
   const calls = [];
@@ -145,7 +145,11 @@ test('generateText and streamText with a tool over several steps, on a command a
   assert.equal(text, 'checking0sunny0 sunny1');
   assert.equal((await streamed.steps).length, 2);
   assert.deepEqual(calls, ['Paris', 'Paris']);
-  const queries = (await emulatorStats(emu)).requests.filter((r) => r.kind === 'session')
-    .map((r) => JSON.parse(r.frame.slice('UserQuery '.length)));
-  assert.match(queries[1].user_request, /\[result of the tool get_weather[^\]]*\]\n"?21 C in Paris/);
+  // Two loops, two sessions: each second step went to the session that asked.
+  const sessions = (await emulatorStats(emu)).requests.filter((r) => r.kind === 'session');
+  assert.equal(sessions.length, 2);
+  for (const session of sessions) {
+    const answer = JSON.parse(session.tool_answer.slice('IDERetrievalAnswer '.length));
+    assert.match(answer.answer.content[0].text, /21 C in Paris/);
+  }
 });

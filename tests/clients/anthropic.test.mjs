@@ -156,8 +156,10 @@ test('a tool round trip on each backend: tool_use, then tool_result, then the an
   const chat = stats.requests.filter((r) => r.kind === 'chat');
   assert.match(chat[1].body.chat_input, /^Result of the tool get_weather \(call toolu_[A-Za-z0-9_]+\):\n21 C, sunny$/);
   assert.match(chat[1].body.previous_messages[0].content, /# Tools[\s\S]*## get_weather/);
+  // On the command account each result went back on the session that asked for it.
   const sessions = stats.requests.filter((r) => r.kind === 'session');
-  assert.ok(sessions.length >= 4);
+  assert.equal(sessions.length, 2);
+  for (const session of sessions) assert.match(session.tool_answer, /"tool":"get_weather".*"text":"21 C, sunny"/);
 });
 
 test('Anthropic model ids find the closest Claude model, and MODEL_ALIASES comes first', async (t) => {
@@ -231,4 +233,21 @@ test('no usable account: 529 overloaded_error', async (t) => {
   assert.equal(body.type, 'error');
   assert.equal(body.error.type, 'overloaded_error');
   assert.match(body.error.message, /No Qodo account could answer/);
+});
+
+test('an image block reaches a command account as a data URL; a wrong method is a 405 in Anthropic shape', async (t) => {
+  const { gw, emu } = await startStack(t, { emulatorArgs: fast, accounts: [], apiKeys: ['qk-image-5f2c9a7e41d0'] });
+  const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+  const message = await client(gw).messages.create({
+    model: 'claude-4.5-sonnet', max_tokens: 100,
+    messages: [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } }, { type: 'text', text: 'What is this?' }] }],
+  });
+  assert.equal(message.content[0].text, 'tok0 tok1 tok2 tok3');
+  const session = (await emulatorStats(emu)).requests.find((r) => r.kind === 'session');
+  const query = JSON.parse(session.frame.slice('UserQuery '.length));
+  assert.deepEqual(query.images, [`data:image/png;base64,${png}`]);
+  const r = await fetch(`${gw.url}/v1/messages`);
+  assert.equal(r.status, 405);
+  assert.equal(r.headers.get('allow'), 'POST');
+  assert.equal((await r.json()).error.type, 'invalid_request_error');
 });
