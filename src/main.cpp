@@ -4,6 +4,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/post.hpp>
 #include <csignal>
 #include <cstdio>
@@ -31,6 +32,7 @@
 #include "relay/account_check.h"
 #include "relay/chat_relay.h"
 #include "store/account_store.h"
+#include "store/usage_store.h"
 #include "tokenizer/tokenizer.h"
 #include "upstream/client.h"
 #include "upstream/ws_client.h"
@@ -56,6 +58,39 @@ upstream::WsOptions wsOptions(const config::Config& cfg) {
   o.proxyUrl = cfg.proxyUrl;
   return o;
 }
+
+// Saves the usage rows that changed, every 10 s on the control thread and once at the end; a
+// failed save is retried with the next.
+class UsageSaver {
+ public:
+  UsageSaver(boost::asio::io_context& control, obs::UsageLedger& ledger, store::UsageStore& store)
+      : timer_(control), ledger_(ledger), store_(store) {}
+
+  void start() {
+    timer_.expires_after(std::chrono::seconds(10));
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      save();
+      start();
+    });
+  }
+
+  void save() {
+    for (auto& row : ledger_.takeChanged()) pending_.push_back(std::move(row));
+    if (pending_.empty()) return;
+    if (auto status = store_.save(pending_); !status.ok()) {
+      spdlog::error("{}", status.message());
+      return;
+    }
+    pending_.clear();
+  }
+
+ private:
+  boost::asio::steady_timer timer_;
+  obs::UsageLedger& ledger_;
+  store::UsageStore& store_;
+  std::vector<obs::UsageRow> pending_;
+};
 
 relay::RelayOptions relayOptions(const config::Config& cfg, relay::ParkedDirectory* directory) {
   relay::RelayOptions options;
@@ -213,6 +248,20 @@ int main(int argc, char** argv) {
     std::cerr << "qodo2api: " << status.message() << "\n";
     return 1;
   }
+  // Usage totals survive restarts in the same file; what changed is saved every 10 s.
+  std::unique_ptr<store::SqliteUsageStore> usageStore;
+  {
+    std::vector<obs::UsageRow> rows;
+    auto status = store::SqliteUsageStore::open(store->handle(), &usageStore);
+    if (status.ok()) status = usageStore->load(&rows);
+    if (!status.ok()) {
+      obs::flushLogging();
+      std::cerr << "qodo2api: " << status.message() << "\n";
+      return 1;
+    }
+    metrics.usage().load(rows);
+  }
+  UsageSaver usageSaver(control, metrics.usage(), *usageStore);
   accounts::AccountPool pool(
       {cfg.accountStrategy, std::chrono::seconds(cfg.rateLimitCookieLockDuration)});
   // The persister and the refresher attach themselves to the pool as its observer and control.
@@ -234,6 +283,7 @@ int main(int argc, char** argv) {
     control.run();
   });
   refresher.start();
+  boost::asio::post(control, [&usageSaver] { usageSaver.start(); });
   // Give the first exchanges and get-things a moment so the first requests find usable
   // accounts: until all answered, at most 5 s while none is usable, and at most 300 ms more once
   // one is — a slow account delays listening by little, a dead backend by at most 5 s, and
@@ -257,7 +307,7 @@ int main(int argc, char** argv) {
   }
   http::RateLimiter rateLimiter(cfg.requestRateLimit, std::chrono::steady_clock::now());
   http::IpBlockList blockList(cfg.ipBlackList);
-  http::ApiKeyAuth apiAuth(cfg.apiSecrets);
+  http::ApiKeyAuth apiAuth(cfg.apiSecrets, cfg.apiKeyNames);
 
   http::GatewayServices services;
   services.config = &cfg;
@@ -315,6 +365,7 @@ int main(int argc, char** argv) {
   std::promise<void> flushed;
   boost::asio::post(control, [&] {
     if (auto status = persister.flush(); !status.ok()) spdlog::error("{}", status.message());
+    usageSaver.save();
     flushed.set_value();
   });
   flushed.get_future().wait_for(std::chrono::seconds(10));

@@ -114,7 +114,7 @@ const std::vector<VariableDoc>& variables() {
       {"PORT", "10022", "listen port"},
       {"QD_COOKIE", "", "account pool: apiKey=refreshToken[,apiKey=refreshToken...]"},
       {"QODO_API_KEYS", "", "command-backend accounts: comma list of Qodo API keys"},
-      {"API_SECRET", "", "comma list of accepted client keys; empty: no client auth"},
+      {"API_SECRET", "", "comma list of accepted client keys, each key or name:key (the name is used for usage); empty: no client auth"},
       {"CHINESE_CHAT_ENABLED", "true", "work around the backend's refusal of Chinese chats"},
       {"DEBUG", "false", "log bodies and upstream events (secrets masked)"},
       {"PROXY_URL", "", "outbound proxy: http://, https://, socks5://, socks5h:// [user:pass@]"},
@@ -189,7 +189,20 @@ LoadResult load(const Env& env, int cores) {
       c.accounts.push_back({"", key, AccountKind::kCommand});
     }
   }
-  if (auto v = l.raw("API_SECRET")) c.apiSecrets = splitList(*v);
+  if (auto v = l.raw("API_SECRET")) {
+    for (const std::string& entry : splitList(*v)) {
+      const auto colon = entry.find(':');
+      std::string name = colon == std::string::npos ? "" : trim(entry.substr(0, colon));
+      std::string key = colon == std::string::npos ? entry : trim(entry.substr(colon + 1));
+      if (colon != std::string::npos && (name.empty() || key.empty())) {
+        l.fail("API_SECRET", "an entry is not key or name:key (both parts are required)");
+        break;
+      }
+      if (name.empty()) name = key.substr(0, 6);
+      c.apiSecrets.push_back(std::move(key));
+      c.apiKeyNames.push_back(std::move(name));
+    }
+  }
   l.boolean("CHINESE_CHAT_ENABLED", c.chineseChatEnabled);
   l.boolean("DEBUG", c.debug);
 

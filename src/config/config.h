@@ -41,7 +41,10 @@ struct Config {
   std::string host;  // HOST: the listen address (an IP); empty: every interface
   uint16_t port = 10022;
   std::vector<AccountSpec> accounts;    // QD_COOKIE, then QODO_API_KEYS
-  std::vector<std::string> apiSecrets;  // API_SECRET; empty: no client auth
+  std::vector<std::string> apiSecrets;  // API_SECRET's keys; empty: no client auth
+  // The name of each key, same order, for usage accounting: `name:key` entries name theirs,
+  // a key alone is named by its first 6 characters.
+  std::vector<std::string> apiKeyNames;
   bool chineseChatEnabled = true;
   bool debug = false;
   std::string proxyUrl;                   // empty: direct

@@ -36,6 +36,7 @@ struct AccessNote {
   std::string route = "other";  // metrics label: the route template
   std::string model;
   std::string account;  // account id, never a token
+  std::string keyName;  // the client key's name (API_SECRET name:key), for usage
   int64_t promptTokens = -1;
   int64_t completionTokens = -1;
   std::string upstreamOutcome;

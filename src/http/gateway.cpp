@@ -4,6 +4,7 @@
 
 #include "api/anthropic_request.h"
 #include "api/error.h"
+#include "api/json_text.h"
 #include "api/models.h"
 #include "http/respond.h"
 #include "http/router.h"
@@ -24,11 +25,67 @@ namespace {
 bool anthropicRoute(RouteId id) { return id == RouteId::kMessages || id == RouteId::kCountTokens; }
 
 // A client key from `x-api-key` (Anthropic's header) or `Authorization`.
-bool clientKeyAllowed(const ApiKeyAuth& auth, const RequestInfo& req) {
+// Which API_SECRET key the request carries (x-api-key, Anthropic's header, or Authorization):
+// true when one does (its name goes to `note` for usage) or when there is no client auth.
+bool clientKeyAllowed(const ApiKeyAuth& auth, const RequestInfo& req, AccessNote& note) {
   if (!auth.enabled()) return true;
-  if (const std::string_view key = req.header("x-api-key"); !key.empty() && auth.allows(key))
-    return true;
-  return auth.allows(req.header("authorization"));
+  std::optional<size_t> index;
+  if (const std::string_view key = req.header("x-api-key"); !key.empty()) index = auth.match(key);
+  if (!index) index = auth.match(req.header("authorization"));
+  if (!index) return false;
+  note.keyName = auth.name(*index);
+  return true;
+}
+
+// A query parameter's raw value ("" when absent).
+std::string_view queryParam(std::string_view target, std::string_view name) {
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    if (pair.substr(0, name.size()) == name && pair.size() > name.size() && pair[name.size()] == '=')
+      return pair.substr(name.size() + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+bool isDay(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
+    if (s[i] < '0' || s[i] > '9') return false;
+  return true;
+}
+
+// GET /admin/usage?from=YYYY-MM-DD&to=YYYY-MM-DD (both inclusive, both optional).
+std::optional<api::ApiError> usageJson(std::string_view target, const obs::UsageLedger& ledger,
+                                       std::string& out) {
+  const std::string_view from = queryParam(target, "from");
+  const std::string_view to = queryParam(target, "to");
+  for (const auto& [name, value] : {std::pair{"from", from}, std::pair{"to", to}})
+    if (!value.empty() && !isDay(value))
+      return api::badRequest(std::string("'") + name + "' must be a day as YYYY-MM-DD.", name,
+                             "invalid_value");
+  out = R"({"object":"list","data":[)";
+  bool first = true;
+  for (const auto& row : ledger.rows(from, to)) {
+    if (!first) out += ',';
+    first = false;
+    out += R"({"day":)";
+    api::appendJsonString(out, row.day);
+    out += R"(,"key":)";
+    api::appendJsonString(out, row.key);
+    out += R"(,"model":)";
+    api::appendJsonString(out, row.model);
+    out += R"(,"requests":)" + std::to_string(row.requests) +
+           R"(,"prompt_tokens":)" + std::to_string(row.promptTokens) +
+           R"(,"completion_tokens":)" + std::to_string(row.completionTokens) + "}";
+  }
+  out += "]}";
+  return std::nullopt;
 }
 
 }  // namespace
@@ -93,7 +150,7 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
   const bool adminRoute = r.id == RouteId::kAdminAccounts || r.id == RouteId::kAdminAccount ||
                           r.id == RouteId::kAdminAccountEnable ||
                           r.id == RouteId::kAdminAccountDisable ||
-                          r.id == RouteId::kAdminAccountTest;
+                          r.id == RouteId::kAdminAccountTest || r.id == RouteId::kAdminUsage;
   if (adminRoute) {
     // With no ADMIN_SECRET the admin API does not exist.
     if (!adminAuth_.enabled())
@@ -103,7 +160,8 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
                                             std::nullopt, "invalid_api_key"});
   } else if (r.id == RouteId::kModels || r.id == RouteId::kChatCompletions ||
              anthropicRoute(r.id) || r.id == RouteId::kMethodNotAllowed) {
-    if (!clientKeyAllowed(*services_.apiAuth, req)) return respondError(api::invalidApiKey());
+    if (!clientKeyAllowed(*services_.apiAuth, req, ex.note()))
+      return respondError(api::invalidApiKey());
   }
 
   switch (r.id) {
@@ -128,6 +186,12 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
     case RouteId::kCountTokens:
       if (routes_.countTokens) return routes_.countTokens(exchange);
       break;
+    case RouteId::kAdminUsage: {
+      std::string body;
+      if (auto error = usageJson(req.target, services_.metrics->usage(), body))
+        return respondError(*error);
+      return ex.respond(200, "application/json", std::move(body));
+    }
     case RouteId::kAdminAccounts:
       if (req.method == "GET" && routes_.adminList) return routes_.adminList(exchange);
       if (req.method == "POST" && routes_.adminAdd) return routes_.adminAdd(exchange);

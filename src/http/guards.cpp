@@ -98,11 +98,12 @@ std::string_view bearerToken(std::string_view header) {
   return trim(header);
 }
 
-bool ApiKeyAuth::allows(std::string_view authorizationHeader) const {
+std::optional<size_t> ApiKeyAuth::match(std::string_view authorizationHeader) const {
   const std::string_view given = bearerToken(authorizationHeader);
-  bool ok = false;
-  for (const auto& key : keys_) ok |= obs::constantTimeEquals(given, key);
-  return ok && !given.empty();
+  std::optional<size_t> found;
+  for (size_t i = 0; i < keys_.size(); ++i)
+    if (obs::constantTimeEquals(given, keys_[i]) && !given.empty() && !found) found = i;
+  return found;
 }
 
 }  // namespace http

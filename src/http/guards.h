@@ -73,14 +73,23 @@ class RateLimiter {
 
 // API_SECRET keys; `Authorization: Bearer <key>` or the bare key. Every configured key is
 // compared in constant time, so timing reveals neither which key nor how much of it matched.
+// Each key has a name (usage accounting); `names` may be empty (then keys have none).
 class ApiKeyAuth {
  public:
-  explicit ApiKeyAuth(std::vector<std::string> keys) : keys_(std::move(keys)) {}
+  explicit ApiKeyAuth(std::vector<std::string> keys, std::vector<std::string> names = {})
+      : keys_(std::move(keys)), names_(std::move(names)) {}
   bool enabled() const { return !keys_.empty(); }
-  bool allows(std::string_view authorizationHeader) const;
+  bool allows(std::string_view authorizationHeader) const { return match(authorizationHeader).has_value(); }
+  // The index of the key the header carries, or nothing.
+  std::optional<size_t> match(std::string_view authorizationHeader) const;
+  // The name of key `index` ("" when names were not given).
+  std::string_view name(size_t index) const {
+    return index < names_.size() ? std::string_view(names_[index]) : std::string_view();
+  }
 
  private:
   std::vector<std::string> keys_;
+  std::vector<std::string> names_;
 };
 
 // The key of an Authorization header: "Bearer k" → "k"; a bare value is returned trimmed.

@@ -55,6 +55,7 @@ Route route(std::string_view method, std::string_view target, std::string_view p
     return match(method, "POST", RouteId::kCountTokens, "/v1/messages/count_tokens");
   if (path == "/admin/accounts")
     return match(method, "GET,POST", RouteId::kAdminAccounts, "/admin/accounts");
+  if (path == "/admin/usage") return match(method, "GET", RouteId::kAdminUsage, "/admin/usage");
 
   constexpr std::string_view kAccountPrefix = "/admin/accounts/";
   if (path.substr(0, kAccountPrefix.size()) == kAccountPrefix) {

@@ -21,6 +21,7 @@ enum class RouteId {
   kAdminAccountEnable,  // POST
   kAdminAccountDisable,  // POST
   kAdminAccountTest,     // POST
+  kAdminUsage,           // GET /admin/usage
   kNotFound,
   kMethodNotAllowed,
 };

@@ -347,6 +347,7 @@ class Worker {
   Handler& handler() { return *handler_; }
   const ServerLimits& limits() const { return limits_; }
   obs::MetricsShard& shard() { return shard_; }
+  obs::UsageLedger& usage() { return metrics_.usage(); }
   obs::Metrics& metrics() { return metrics_; }
   std::mt19937_64& rng() { return rng_; }
   bool stopping() const { return stopping_; }
@@ -839,6 +840,12 @@ void Session::recordMetrics(const ExchangeImpl& ex) {
   worker_.shard().count("qodo2api_http_requests_total", labels);
   worker_.shard().observe("qodo2api_http_request_duration_seconds",
                           "route=\"" + obs::escapeLabel(note.route) + "\"", seconds);
+  // An answer (its tokens were counted) is usage of its key and model, delivered whole or not:
+  // the backend did the work.
+  if (note.promptTokens >= 0 && note.completionTokens >= 0 && !note.model.empty())
+    worker_.usage().add(obs::utcDay(std::chrono::system_clock::now()),
+                        note.keyName.empty() ? "anonymous" : note.keyName, note.model,
+                        note.promptTokens, note.completionTokens);
   if (note.promptTokens >= 0)
     worker_.shard().count("qodo2api_tokens_total", "direction=\"in\"", note.promptTokens);
   if (note.completionTokens >= 0)

@@ -101,6 +101,7 @@ std::string Metrics::render() const {
   header(out, descriptions_, "qodo2api_active_streams", "gauge");
   out += "qodo2api_active_streams " + std::to_string(activeStreams_.load()) + "\n";
   for (const auto& collector : collectors_) collector(out);
+  usage_.render(out);
   return out;
 }
 

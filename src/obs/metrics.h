@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "obs/usage.h"
+
 namespace obs {
 
 // Upper bounds in seconds of the request duration histogram.
@@ -54,6 +56,8 @@ class Metrics {
   void addCollector(Collector collector);
 
   std::atomic<int64_t>& activeStreams() { return activeStreams_; }
+  // Tokens per client key and model per day (rendered with the rest).
+  UsageLedger& usage() { return usage_; }
 
   std::string render() const;
 
@@ -62,6 +66,7 @@ class Metrics {
   std::map<std::string, std::pair<std::string, std::string>> descriptions_;
   std::vector<Collector> collectors_;
   std::atomic<int64_t> activeStreams_{0};
+  UsageLedger usage_;
 };
 
 // Label value escaping per the Prometheus text format (\\, \", \n).

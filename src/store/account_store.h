@@ -76,6 +76,9 @@ class AccountStore {
 
   Status write(const WriteBatch& batch);
 
+  // The connection, for other tables of the same file (store::SqliteUsageStore).
+  sqlite3* handle() const { return db_.get(); }
+
   AccountStore(const AccountStore&) = delete;
   AccountStore& operator=(const AccountStore&) = delete;
 

@@ -72,6 +72,7 @@ TEST(Config, ReadsEveryVariable) {
   EXPECT_EQ(c.accounts[0].refreshToken, "tokA");
   EXPECT_EQ(c.accounts[1].refreshToken, "tok=B") << "split on the first '=' only";
   EXPECT_EQ(c.apiSecrets, (std::vector<std::string>{"s1", "s2"}));
+  EXPECT_EQ(c.apiKeyNames, (std::vector<std::string>{"s1", "s2"})) << "a key alone names itself";
   EXPECT_FALSE(c.chineseChatEnabled);
   EXPECT_TRUE(c.debug);
   EXPECT_EQ(c.proxyUrl, "socks5h://user:pass@127.0.0.1:1080");
@@ -188,4 +189,21 @@ TEST(Cidr, MatchesV4V6AndMappedAddresses) {
   EXPECT_FALSE(host->contains("10.1.2.4"));
   EXPECT_FALSE(config::Cidr::parse("10.0.0.0/"));
   EXPECT_FALSE(config::Cidr::parse("::1/129"));
+}
+
+TEST(Config, ApiSecretEntriesMayNameTheirKeysAndModelAliasesAreRules) {
+  auto r = loadFrom({{"API_SECRET", "alice:sk-alice-1234, sk-bobbykey"},
+                 {"MODEL_ALIASES", "claude-*haiku*=gemini-2.0-flash, gpt-4=gpt-4o"}});
+  ASSERT_TRUE(r.config) << r.error;
+  EXPECT_EQ(r.config->apiSecrets, (std::vector<std::string>{"sk-alice-1234", "sk-bobbykey"}));
+  EXPECT_EQ(r.config->apiKeyNames, (std::vector<std::string>{"alice", "sk-bob"}));
+  ASSERT_EQ(r.config->modelAliases.size(), 2u);
+  EXPECT_EQ(r.config->modelAliases[0].pattern, "claude-*haiku*");
+  EXPECT_EQ(r.config->modelAliases[1].model, "gpt-4o");
+  auto bad = loadFrom({{"API_SECRET", "alice:"}});
+  EXPECT_FALSE(bad.config);
+  EXPECT_NE(bad.error.find("API_SECRET"), std::string::npos);
+  bad = loadFrom({{"MODEL_ALIASES", "no-equals-sign"}});
+  EXPECT_FALSE(bad.config);
+  EXPECT_NE(bad.error.find("MODEL_ALIASES"), std::string::npos);
 }
