@@ -6,6 +6,7 @@
 #include "api/error.h"
 #include "api/json_text.h"
 #include "api/models.h"
+#include "http/assets.h"
 #include "http/respond.h"
 #include "http/router.h"
 #include "obs/metrics.h"
@@ -88,6 +89,35 @@ std::optional<api::ApiError> usageJson(std::string_view target, const obs::Usage
   return std::nullopt;
 }
 
+// A page's scripts and styles come from this origin only, no inline script, nothing remote;
+// it cannot be framed. (Swagger UI sets inline styles, hence style-src 'unsafe-inline'.)
+constexpr std::string_view kContentSecurityPolicy =
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; "
+    "base-uri 'self'; form-action 'self'; object-src 'none'";
+
+void serveAsset(Exchange& ex, std::string_view path, const std::string& prefix) {
+  const Asset* asset = findAsset(path);
+  if (!asset) return http::respondError(ex, api::notFound(ex.request().method, path));
+  std::string body(asset->body);
+  // A page's relative links resolve from where the gateway is mounted (ROUTE_PREFIX).
+  if (asset->contentType.substr(0, 9) == "text/html") {
+    if (const size_t head = body.find("<head>"); head != std::string::npos)
+      body.insert(head + 6, "\n  <base href=\"" + prefix + "/\">");
+  }
+  // The document's server is wherever the gateway is mounted.
+  if (path == "/openapi.json" && !prefix.empty()) {
+    constexpr std::string_view kServer = R"("url": "/")";
+    if (const size_t at = body.find(kServer); at != std::string::npos)
+      body.replace(at, kServer.size(), R"("url": ")" + prefix + R"(/")");
+  }
+  ex.respond(200, asset->contentType, std::move(body),
+             {{"Content-Security-Policy", std::string(kContentSecurityPolicy)},
+              {"X-Content-Type-Options", "nosniff"},
+              {"Referrer-Policy", "no-referrer"},
+              {"Cache-Control", "no-cache"}});
+}
+
 }  // namespace
 
 void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
@@ -103,6 +133,12 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
                   obs::redactSecrets(req.body.substr(0, 64 * 1024)));
 
   if (req.method == "OPTIONS") {
+    // A preflight for the admin API gets no CORS headers: another origin's page cannot call it.
+    const Route target = route("GET", req.target, cfg.routePrefix);
+    if (target.label.substr(0, 6) == "/admin") {
+      ex.note().route = "/admin";
+      return ex.respond(204, "text/plain", "");
+    }
     ex.note().route = "preflight";
     ex.respond(204, "text/plain", "",
                {{"Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"},
@@ -139,6 +175,19 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
     case RouteId::kMetrics:
       return ex.respond(200, "text/plain; version=0.0.4; charset=utf-8",
                         services_.metrics->render());
+    default:
+      break;
+  }
+
+  // Files served from the binary: no key, no rate limit (a page loads several at once).
+  switch (r.id) {
+    case RouteId::kAsset:
+      return serveAsset(ex, r.asset, cfg.routePrefix);
+    case RouteId::kConsole:
+      return serveAsset(ex, adminAuth_.enabled() ? "/console/index.html" : "/console/about.html",
+                        cfg.routePrefix);
+    case RouteId::kSwaggerRedirect:
+      return ex.respond(301, "text/plain; charset=utf-8", "", {{"Location", cfg.routePrefix + "/docs"}});
     default:
       break;
   }

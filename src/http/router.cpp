@@ -47,6 +47,15 @@ Route route(std::string_view method, std::string_view target, std::string_view p
       return {RouteId::kNotFound, 0, "", "other"};
     path.remove_prefix(prefix.size());
   }
+  if (path.empty() || path == "/") return match(method, "GET,HEAD", RouteId::kConsole, "/");
+  if (path == "/swagger/index.html" || path == "/swagger")
+    return match(method, "GET,HEAD", RouteId::kSwaggerRedirect, "/swagger/index.html");
+  if (path == "/openapi.json" || path == "/docs" || path.substr(0, 6) == "/docs/" ||
+      path.substr(0, 9) == "/console/") {
+    Route r = match(method, "GET,HEAD", RouteId::kAsset, "/assets");
+    r.asset = path;
+    return r;
+  }
   if (path == "/v1/models") return match(method, "GET", RouteId::kModels, "/v1/models");
   if (path == "/v1/chat/completions")
     return match(method, "POST", RouteId::kChatCompletions, "/v1/chat/completions");

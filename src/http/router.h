@@ -22,6 +22,9 @@ enum class RouteId {
   kAdminAccountDisable,  // POST
   kAdminAccountTest,     // POST
   kAdminUsage,           // GET /admin/usage
+  kAsset,                // GET a file served from the binary (/openapi.json, /docs, /console/…)
+  kConsole,              // GET / (the console, or a short page without ADMIN_SECRET)
+  kSwaggerRedirect,      // GET /swagger/index.html → /docs (as the original had it)
   kNotFound,
   kMethodNotAllowed,
 };
@@ -31,6 +34,7 @@ struct Route {
   int64_t accountId = 0;   // admin routes with {id}
   std::string allow;       // kMethodNotAllowed: the methods the path accepts
   std::string_view label;  // metrics label: the route template, never the raw path
+  std::string_view asset;  // kAsset: the asset's path without ROUTE_PREFIX
 };
 
 Route route(std::string_view method, std::string_view target, std::string_view prefix);

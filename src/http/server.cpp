@@ -78,13 +78,20 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// Headers every response carries: CORS for browser clients (NextChat, LobeChat) and the id.
-void commonHeaders(std::string& out, std::string_view requestId, bool keepAlive) {
-  out += "Access-Control-Allow-Origin: *\r\n";
+// Headers every response carries: CORS for browser clients (NextChat, LobeChat) — except the
+// admin API's and the console's, which answer their own origin only — and the id.
+void commonHeaders(std::string& out, std::string_view requestId, bool keepAlive,
+                   bool cors = true) {
+  if (cors) out += "Access-Control-Allow-Origin: *\r\n";
   out += "X-Request-Id: ";
   out += requestId;
   out += "\r\n";
   out += keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+}
+
+// Routes (by their metrics label) that never answer another origin.
+bool sameOriginOnly(std::string_view route) {
+  return route.substr(0, 6) == "/admin" || route == "/" || route == "/assets";
 }
 
 void statusLine(std::string& out, int status) {
@@ -435,7 +442,7 @@ void ExchangeImpl::respond(int status, std::string_view contentType, std::string
   out += "\r\nContent-Length: ";
   out += std::to_string(body.size());
   out += "\r\n";
-  commonHeaders(out, info_.requestId, keepAlive_);
+  commonHeaders(out, info_.requestId, keepAlive_, !sameOriginOnly(note_.route));
   for (const auto& [name, value] : extra) out += name + ": " + value + "\r\n";
   out += "\r\n";
   if (spdlog::should_log(spdlog::level::debug))
@@ -454,7 +461,7 @@ void ExchangeImpl::startStream(int status, std::string_view contentType, const H
   out += "Content-Type: ";
   out += contentType;
   out += "\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
-  commonHeaders(out, info_.requestId, keepAlive_);
+  commonHeaders(out, info_.requestId, keepAlive_, !sameOriginOnly(note_.route));
   for (const auto& [name, value] : extra) out += name + ": " + value + "\r\n";
   out += "\r\n";
   session_->queue(std::move(out), false);
