@@ -10,6 +10,7 @@
 #include "http/respond.h"
 #include "http/router.h"
 #include "obs/metrics.h"
+#include "obs/stats.h"
 #include "obs/secrets.h"
 
 namespace http {
@@ -199,7 +200,8 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
   const bool adminRoute = r.id == RouteId::kAdminAccounts || r.id == RouteId::kAdminAccount ||
                           r.id == RouteId::kAdminAccountEnable ||
                           r.id == RouteId::kAdminAccountDisable ||
-                          r.id == RouteId::kAdminAccountTest || r.id == RouteId::kAdminUsage;
+                          r.id == RouteId::kAdminAccountTest || r.id == RouteId::kAdminUsage ||
+                          r.id == RouteId::kAdminStats;
   if (adminRoute) {
     // With no ADMIN_SECRET the admin API does not exist.
     if (!adminAuth_.enabled())
@@ -235,6 +237,9 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
     case RouteId::kCountTokens:
       if (routes_.countTokens) return routes_.countTokens(exchange);
       break;
+    case RouteId::kAdminStats:
+      return ex.respond(200, "application/json",
+                        services_.metrics->traffic().json(std::chrono::system_clock::now()));
     case RouteId::kAdminUsage: {
       std::string body;
       if (auto error = usageJson(req.target, services_.metrics->usage(), body))

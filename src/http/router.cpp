@@ -65,6 +65,7 @@ Route route(std::string_view method, std::string_view target, std::string_view p
   if (path == "/admin/accounts")
     return match(method, "GET,POST", RouteId::kAdminAccounts, "/admin/accounts");
   if (path == "/admin/usage") return match(method, "GET", RouteId::kAdminUsage, "/admin/usage");
+  if (path == "/admin/stats") return match(method, "GET", RouteId::kAdminStats, "/admin/stats");
 
   constexpr std::string_view kAccountPrefix = "/admin/accounts/";
   if (path.substr(0, kAccountPrefix.size()) == kAccountPrefix) {

@@ -22,6 +22,7 @@ enum class RouteId {
   kAdminAccountDisable,  // POST
   kAdminAccountTest,     // POST
   kAdminUsage,           // GET /admin/usage
+  kAdminStats,           // GET /admin/stats (the console's charts)
   kAsset,                // GET a file served from the binary (/openapi.json, /docs, /console/…)
   kConsole,              // GET / (the console, or a short page without ADMIN_SECRET)
   kSwaggerRedirect,      // GET /swagger/index.html → /docs (as the original had it)

@@ -30,6 +30,7 @@
 
 #include "api/error.h"
 #include "obs/metrics.h"
+#include "obs/stats.h"
 #include "obs/secrets.h"
 
 namespace http {
@@ -847,6 +848,10 @@ void Session::recordMetrics(const ExchangeImpl& ex) {
   worker_.shard().count("qodo2api_http_requests_total", labels);
   worker_.shard().observe("qodo2api_http_request_duration_seconds",
                           "route=\"" + obs::escapeLabel(note.route) + "\"", seconds);
+  // The console's last hour (obs/stats.h): requests with a route of the API only.
+  if (note.route.substr(0, 3) == "/v1")
+    worker_.metrics().traffic().record(std::chrono::system_clock::now(), outcomeStatus(ex),
+                                       seconds, note.promptTokens, note.completionTokens);
   // An answer (its tokens were counted) is usage of its key and model, delivered whole or not:
   // the backend did the work.
   if (note.promptTokens >= 0 && note.completionTokens >= 0 && !note.model.empty())

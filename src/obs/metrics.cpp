@@ -1,5 +1,7 @@
 #include "obs/metrics.h"
 
+#include "obs/stats.h"
+
 #include <charconv>
 
 namespace obs {
@@ -29,10 +31,12 @@ void MetricsShard::observe(std::string_view family, std::string_view labels, dou
   h.sum += seconds;
 }
 
-Metrics::Metrics(size_t shards) {
+Metrics::Metrics(size_t shards) : traffic_(std::make_unique<TrafficStats>()) {
   for (size_t i = 0; i < std::max<size_t>(shards, 1); ++i)
     shards_.push_back(std::make_unique<MetricsShard>());
 }
+
+Metrics::~Metrics() = default;
 
 void Metrics::describe(std::string name, std::string type, std::string help) {
   descriptions_[std::move(name)] = {std::move(type), std::move(help)};

@@ -17,6 +17,8 @@
 
 namespace obs {
 
+class TrafficStats;
+
 // Upper bounds in seconds of the request duration histogram.
 inline constexpr double kDurationBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                               1,     2.5,  5,     10,   30,  60,   120};
@@ -47,6 +49,7 @@ class Metrics {
   using Collector = std::function<void(std::string& out)>;
 
   explicit Metrics(size_t shards);
+  ~Metrics();
 
   MetricsShard& shard(size_t index) { return *shards_[index % shards_.size()]; }
   size_t shardCount() const { return shards_.size(); }
@@ -58,6 +61,8 @@ class Metrics {
   std::atomic<int64_t>& activeStreams() { return activeStreams_; }
   // Tokens per client key and model per day (rendered with the rest).
   UsageLedger& usage() { return usage_; }
+  // The last hour, minute by minute, for the console (obs/stats.h; not rendered here).
+  TrafficStats& traffic() { return *traffic_; }
 
   std::string render() const;
 
@@ -67,6 +72,7 @@ class Metrics {
   std::vector<Collector> collectors_;
   std::atomic<int64_t> activeStreams_{0};
   UsageLedger usage_;
+  std::unique_ptr<TrafficStats> traffic_;
 };
 
 // Label value escaping per the Prometheus text format (\\, \", \n).

@@ -90,6 +90,15 @@ test('the console: log in, accounts, bulk add, test, disable/enable, usage, play
   await page.getByRole('button', { name: `Delete account ${lastId}` }).click();
   await page.getByText(`Account ${lastId}: deleted`).waitFor();
 
+  // The charts moved with the traffic.
+  await page.getByRole('button', { name: 'Traffic' }).click();
+  await page.locator('#chart-requests svg polyline').waitFor();
+  await page.waitForFunction(() => Number(document.getElementById('traffic').dataset.requests) >= 4);
+  const errors = await page.locator('#chart-errors svg').getAttribute('aria-label');
+  assert.match(errors, /client: \d+, rate_limited: 0, unavailable: \d+, backend: \d+, timeout: 0/);
+  assert.ok(await page.locator('#chart-errors polyline').count() === 5);
+  await page.screenshot({ path: join(shots, 'console-traffic.png'), fullPage: true });
+
   // Usage moved; the key's name (markup) is text.
   await page.getByRole('button', { name: 'Usage' }).click();
   await page.locator('#usage-table tbody tr').first().waitFor();
@@ -109,6 +118,14 @@ test('the console: log in, accounts, bulk add, test, disable/enable, usage, play
   await page.getByText('Finished: stop.').waitFor();
   assert.equal(await page.locator('#play-reasoning').innerText(), 'Thinking hard.');
   assert.equal(await page.locator('#play-answer').innerText(), 'tok0 tok1 tok2');
+  // A tool call streams into its own box.
+  const r = await fetch(`${emu.url}/_emulator/scenario`, { method: 'POST', body: JSON.stringify({ default: { chat: { interval_ms: 5, tool_call: { name: 'get_weather', arguments: { city: 'Paris' }, before: 'Checking.' } } } }) });
+  assert.equal(r.status, 200);
+  await page.getByLabel('Tools (optional: OpenAI tools as JSON)').fill(JSON.stringify([{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }]));
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByText('Finished: tool_calls.').waitFor();
+  assert.equal(await page.locator('#play-tools').innerText(), 'get_weather({"city":"Paris"})');
+  assert.equal(await page.locator('#play-answer').innerText(), 'Checking. ');
   await page.screenshot({ path: join(shots, 'console-playground.png'), fullPage: true });
 
   // A phone-width window: nothing overflows the page.
@@ -121,7 +138,6 @@ test('the console: log in, accounts, bulk add, test, disable/enable, usage, play
 
   assert.equal(await page.evaluate(() => window.__xss), undefined, 'no injected markup ran');
   assert.deepEqual(problems.filter((p) => !/Failed to load resource/.test(p)), [], 'no script error or CSP refusal');
-  void emu;
 });
 
 test('Swagger UI at /docs executes a call; / without ADMIN_SECRET is a short page', async (t) => {

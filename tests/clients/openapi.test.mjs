@@ -50,6 +50,7 @@ function calls(ids) {
     ['enableAccount', 'POST', `/admin/accounts/${ids.first}/enable`, admin],
     ['enableAccount', 'POST', '/admin/accounts/9999/enable', admin],
     ['usage', 'GET', '/admin/usage', admin],
+    ['stats', 'GET', '/admin/stats', admin],
     ['usage', 'GET', '/admin/usage?from=2026-01-01&to=2999-12-31', admin],
     ['usage', 'GET', '/admin/usage?from=soon', admin],
     ['deleteAccount', 'DELETE', `/admin/accounts/${ids.last}`, admin],

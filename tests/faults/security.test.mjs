@@ -113,3 +113,33 @@ test('the container runs as a non-root user; the source has no shell-outs', () =
   walk(join(sourceDir, 'src'));
   assert.deepEqual(offenders, []);
 });
+
+test('bulk import: 10,000 lines are refused at once, garbage lines get one result each, no secret is echoed', async (t) => {
+  const emu = await emulator(t, {}, ['--events', '2', '--interval-ms', '1']);
+  const gw = await gateway(t, emu, [token('rt-bulk')], { ADMIN_SECRET: ADMIN });
+  await waitReady(gw);
+  const post = (body) => fetch(`${gw.url}/admin/accounts`, {
+    method: 'POST', headers: { Authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  const many = Array.from({ length: 10000 }, (_, i) => `AIzaSecretKey${i}=rt-secret-token-${i}`);
+  const started = Date.now();
+  const r = await post({ accounts: many });
+  assert.equal(r.status, 400);
+  const text = await r.text();
+  assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
+  assert.match(text, /between 1 and 1000/);
+  assert.doesNotMatch(text, /rt-secret-token|AIzaSecretKey/);
+  // Garbage among good lines: one result per line, in order, secrets masked or absent.
+  const lines = ['AIzaTestKey=rt-good-secret-1', '', '=', 'x=', 42, { nothing: 1 }, 'qk-good-secret-key-2'];
+  const bulk = await post({ accounts: lines });
+  assert.equal(bulk.status, 207);
+  const body = await bulk.text();
+  const results = JSON.parse(body).data;
+  assert.deepEqual(results.map((x) => x.index), lines.map((_, i) => i));
+  assert.doesNotMatch(body, /rt-good-secret-1|qk-good-secret-key-2/);
+  for (const x of results) assert.ok(x.status === 201 || typeof x.error === 'string', JSON.stringify(x));
+  assert.equal(results[0].status, 201);
+  // The pool is intact: the account list answers and holds no secret.
+  const list = await (await fetch(`${gw.url}/admin/accounts`, { headers: { Authorization: `Bearer ${ADMIN}` } })).text();
+  assert.doesNotMatch(list, /rt-good-secret-1|rt-bulk/);
+});

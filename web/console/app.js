@@ -43,11 +43,16 @@ const time = (s) => (s ? new Date(s * 1000).toLocaleString() : '');
 // ---- login ---------------------------------------------------------------------------------
 
 function show(section) {
-  for (const id of ['login', 'accounts', 'usage', 'playground']) $(id).hidden = id !== section;
+  for (const id of ['login', 'accounts', 'traffic', 'usage', 'playground']) $(id).hidden = id !== section;
   for (const b of document.querySelectorAll('#nav [data-section]'))
     b.toggleAttribute('aria-current', b.dataset.section === section);
   if (section === 'accounts') loadAccounts();
   if (section === 'usage') loadUsage();
+  clearInterval(trafficTimer);
+  if (section === 'traffic') {
+    loadTraffic();
+    trafficTimer = setInterval(loadTraffic, 5000);
+  }
   if (section === 'playground') loadModels();
 }
 
@@ -131,6 +136,53 @@ $('add-many').addEventListener('submit', async (e) => {
   loadAccounts();
 });
 
+// ---- traffic -------------------------------------------------------------------------------
+
+let trafficTimer = null;
+const SVG = 'http://www.w3.org/2000/svg';
+const COLORS = ['#2f6fdf', '#d9480f', '#2b8a3e', '#862e9c', '#e67700'];
+
+// A line chart of `series` ({name, values}) over the minutes, as SVG built from elements (no
+// markup strings), with a legend and an accessible summary of the latest values.
+function lineChart(container, series) {
+  const width = 360;
+  const height = 120;
+  const max = Math.max(1, ...series.flatMap((s) => s.values));
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${width} ${height + 16}`);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', series.map((s) => `${s.name}: ${s.values.at(-1)}`).join(', '));
+  series.forEach((s, i) => {
+    const line = document.createElementNS(SVG, 'polyline');
+    const step = width / Math.max(1, s.values.length - 1);
+    line.setAttribute('points', s.values.map((v, x) => `${(x * step).toFixed(1)},${(height - (v / max) * (height - 4)).toFixed(1)}`).join(' '));
+    line.setAttribute('fill', 'none');
+    line.setAttribute('stroke', COLORS[i % COLORS.length]);
+    line.setAttribute('stroke-width', '2');
+    line.dataset.series = s.name;
+    svg.append(line);
+  });
+  const label = document.createElementNS(SVG, 'text');
+  label.setAttribute('x', '2');
+  label.setAttribute('y', String(height + 14));
+  label.setAttribute('font-size', '11');
+  label.textContent = `max ${Math.round(max * 100) / 100} · ` + series.map((s) => `${s.name} ${Math.round(s.values.at(-1) * 100) / 100}`).join(' · ');
+  svg.append(label);
+  container.replaceChildren(svg);
+}
+
+async function loadTraffic() {
+  if ($('traffic').hidden) return;
+  const r = await admin('admin/stats');
+  const { minutes } = await r.json();
+  const perSecond = (f) => minutes.map((m) => f(m) / 60);
+  lineChart($('chart-requests'), [{ name: 'requests/s', values: perSecond((m) => m.requests) }]);
+  lineChart($('chart-tokens'), [{ name: 'in', values: perSecond((m) => m.tokens_in) }, { name: 'out', values: perSecond((m) => m.tokens_out) }]);
+  lineChart($('chart-latency'), [{ name: 'p50', values: minutes.map((m) => m.p50_ms) }, { name: 'p99', values: minutes.map((m) => m.p99_ms) }]);
+  lineChart($('chart-errors'), ['client', 'rate_limited', 'unavailable', 'backend', 'timeout'].map((k) => ({ name: k, values: minutes.map((m) => m.errors[k]) })));
+  $('traffic').dataset.requests = String(minutes.reduce((a, m) => a + m.requests, 0));
+}
+
 // ---- usage ---------------------------------------------------------------------------------
 
 async function loadUsage() {
@@ -170,11 +222,23 @@ $('play-form').addEventListener('submit', async (e) => {
   $('play-send').disabled = true;
   $('play-stop').disabled = false;
   const calls = [];
+  let tools = null;
+  try {
+    if ($('play-tools-json').value.trim()) tools = JSON.parse($('play-tools-json').value);
+  } catch {
+    $('play-status').textContent = 'The tools are not valid JSON.';
+    $('play-send').disabled = false;
+    $('play-stop').disabled = true;
+    return;
+  }
   try {
     const r = await fetch('v1/chat/completions', {
       method: 'POST', signal: controller.signal,
       headers: { 'Content-Type': 'application/json', ...clientHeaders() },
-      body: JSON.stringify({ model: $('play-model').value, stream: true, messages: [{ role: 'user', content: $('play-prompt').value }] }),
+      body: JSON.stringify({
+        model: $('play-model').value, stream: true, messages: [{ role: 'user', content: $('play-prompt').value }],
+        ...(tools ? { tools } : {}),
+      }),
     });
     if (r.status !== 200) { $('play-status').textContent = (await r.json()).error.message; return; }
     const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
