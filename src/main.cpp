@@ -31,6 +31,7 @@
 #include "obs/metrics.h"
 #include "relay/account_check.h"
 #include "relay/chat_relay.h"
+#include "relay/token_cache.h"
 #include "store/account_store.h"
 #include "store/usage_store.h"
 #include "tokenizer/tokenizer.h"
@@ -278,6 +279,16 @@ int main(int argc, char** argv) {
       accounts::byKind(accounts::firebaseExchanger(controlClient, cfg.firebaseTokenUrl),
                        accounts::thingsExchanger(controlClient, cfg.qodoCommandUrl)));
   accounts::registerMetrics(metrics, pool, refresher);
+  metrics.addCollector([](std::string& out) {
+    const auto& cache = relay::TokenCountCache::shared();
+    out += "# HELP qodo2api_token_cache_total Prompt messages counted from the token-count cache "
+           "(hit) or by the tokenizer (miss)\n# TYPE qodo2api_token_cache_total counter\n";
+    out += "qodo2api_token_cache_total{result=\"hit\"} " + std::to_string(cache.hits()) + "\n";
+    out += "qodo2api_token_cache_total{result=\"miss\"} " + std::to_string(cache.misses()) + "\n";
+    out += "# HELP qodo2api_token_cache_entries Messages whose token count is kept\n"
+           "# TYPE qodo2api_token_cache_entries gauge\n";
+    out += "qodo2api_token_cache_entries " + std::to_string(cache.entries()) + "\n";
+  });
   std::thread controlThread([&control] {
     auto guard = boost::asio::make_work_guard(control);
     control.run();

@@ -2,18 +2,16 @@
 
 #include <variant>
 
+#include "relay/token_cache.h"
+
 namespace relay {
 
 size_t promptTokens(const conversation::Conversation& conversation, tokenizer::Encoding encoding) {
   using tokenizer::countTokens;
   size_t total = 3;
-  for (const auto& m : conversation.messages) {
-    total += 3 + countTokens(encoding, conversation::roleName(m.role)) +
-             countTokens(encoding, m.text());
-    for (const auto& part : m.parts)
-      if (const auto* call = std::get_if<conversation::ToolCall>(&part))
-        total += countTokens(encoding, call->name) + countTokens(encoding, call->arguments);
-  }
+  // A conversation's earlier messages were counted on its earlier turns.
+  auto& cache = TokenCountCache::shared();
+  for (const auto& m : conversation.messages) total += cache.messageTokens(m, encoding);
   for (const auto& tool : conversation.tools)
     total += countTokens(encoding, tool.name) + countTokens(encoding, tool.description) +
              countTokens(encoding, tool.parameters);
