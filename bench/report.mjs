@@ -85,6 +85,26 @@ function streamTable(s, res) {
   return rows.join('\n');
 }
 
+// Bursts (issue 14): every stream, time to first token against nginx's, the kernel's listen
+// overflows during the burst, the backend connections held at the end.
+function burstTable(s, res) {
+  const rows = ['| system | completed / K | TTFT p50 / p99 ms | p99 vs nginx | listen overflows | backend connections | peak RSS MB |',
+    '|---|---|---|---|---|---|---|'];
+  const n = res.nginx?.load;
+  for (const name of systems) {
+    const r = res[name];
+    if (!r || r.skipped) {
+      rows.push(`| ${label(name)} | skipped: ${r ? r.skipped : 'not run'} | | | | | |`);
+      continue;
+    }
+    const l = r.load;
+    const why = Object.entries(l.failures || {}).map(([k, v]) => `${v}× ${k}`).join('; ');
+    rows.push(`| ${label(name)} | ${l.completed} / ${l.requests}${why ? ` (${why})` : ''} | ${f(l.ttft_ms.p50, 2)} / ${f(l.ttft_ms.p99, 2)} | ` +
+      `${n ? `${l.ttft_ms.p99 - n.ttft_ms.p99 >= 0 ? '+' : ''}${f(l.ttft_ms.p99 - n.ttft_ms.p99, 2)} ms` : '–'} | ${l.listen_overflows} | ${l.backend_connections} | ${f(r.hwm / 1024)} |`);
+  }
+  return rows.join('\n');
+}
+
 function latencyTable(res) {
   const d = res.direct?.load;
   const rows = ['| system | completed | TTFT p50 ms | TTFT p99 ms | added p50 ms | added p99 ms |', '|---|---|---|---|---|---|'];
@@ -214,6 +234,21 @@ function targets({ results: R, startup, startupCommand, micro, microT }) {
     const q = numbers(s, R[id].qodo2api).perStreamKb;
     add(`${s.k} held streams: a command stream ≤ the memory of a chats stream`, c <= q, `${f(c)} KB vs ${f(q)} KB per stream`, `${f(Math.abs(q - c))} KB ${c <= q ? 'under' : 'over'}`);
   }
+  // Bursts (issue 14): all complete, TTFT p99 within 10 ms of nginx's, no listen overflow,
+  // no more backend connections than streams.
+  for (const id of ['burst1000', 'burst5000']) {
+    if (!has(id, 'qodo2api')) continue;
+    const s = R[id].scenario;
+    const g = R[id].qodo2api.load;
+    const all = g.completed === g.requests;
+    add(`burst of ${s.k} streams: all complete`, all, `${g.completed}/${g.requests}`, all ? '' : `${g.requests - g.completed} failed`);
+    if (has(id, 'nginx')) {
+      const gap = g.ttft_ms.p99 - R[id].nginx.load.ttft_ms.p99;
+      add(`burst of ${s.k} streams: TTFT p99 within 10 ms of nginx`, gap <= 10, `${f(g.ttft_ms.p99, 2)} ms vs nginx ${f(R[id].nginx.load.ttft_ms.p99, 2)} ms`, `${f(gap, 2)} ms apart`);
+    }
+    add(`burst of ${s.k} streams: no listen-queue overflow`, g.listen_overflows === 0, `${g.listen_overflows} overflows`, '');
+    add(`burst of ${s.k} streams: backend connections ≤ streams`, g.backend_connections <= s.k, `${g.backend_connections} connections`, '');
+  }
   if (startupCommand?.length) {
     const sorted = [...startupCommand].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)];
@@ -248,6 +283,7 @@ export function report({ results, startup, startupCommand, micro, notes, command
     const s = res.scenario;
     lines.push(`## ${s.title} (\`${id}\`)`, '');
     if (id === 'latency1') lines.push(latencyTable(res));
+    else if (s.burst) lines.push(burstTable(s, res));
     else if (s.k) lines.push(streamTable(s, res));
     else lines.push(wrkTable(s, res));
     lines.push('');

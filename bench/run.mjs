@@ -360,6 +360,45 @@ async function streamload(sys, opts) {
   return j;
 }
 
+// ---- bursts: the kernel's listen-queue overflows and the connections to the backend ------------
+
+// TcpExt ListenOverflows of /proc/net/netstat: connections the kernel dropped because a listen
+// queue was full.
+function listenOverflows() {
+  const lines = fs.readFileSync('/proc/net/netstat', 'utf8').split('\n');
+  for (let i = 0; i + 1 < lines.length; i++) {
+    if (!lines[i].startsWith('TcpExt:') || !lines[i + 1].startsWith('TcpExt:')) continue;
+    const keys = lines[i].trim().split(/\s+/);
+    const values = lines[i + 1].trim().split(/\s+/);
+    return Number(values[keys.indexOf('ListenOverflows')]);
+  }
+  return 0;
+}
+
+// Established TCP connections whose remote port is `port` (to the emulator: the backend
+// connections a system keeps).
+function connectionsTo(port) {
+  let n = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of fs.readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length > 3 && cols[3] === '01' && parseInt(cols[2].split(':')[1], 16) === port) n++;
+    }
+  }
+  return n;
+}
+
+// K streams opened at once (no ramp) against a freshly started system: every stream checked,
+// the listen-queue overflows during the burst, and the backend connections the system holds
+// at its end (each stream needs one; more would be connections opened for nothing).
+async function burst(sys, s) {
+  const overflows0 = listenOverflows();
+  const load = await streamload(sys, { k: s.k, tokens: s.tokens, 'ramp-ms': 0, 'timeout-s': 120 });
+  load.listen_overflows = listenOverflows() - overflows0;
+  load.backend_connections = connectionsTo(s.emuPort);
+  return load;
+}
+
 // ---- scenarios ------------------------------------------------------------------------------
 
 const Q = quick;
@@ -421,6 +460,18 @@ const scenarios = [
     title: `${Q ? 1000 : 10000} held streams, 20 tokens 500 ms apart`,
     events: 20, interval: 500, reps: 1, k: Q ? 1000 : 10000, tokens: 20,
     load: (sys, s) => streamload(sys, { k: s.k, tokens: 20, 'ramp-ms': 5000, 'timeout-s': 120 }),
+  },
+  {
+    id: 'burst1000',
+    title: `${Q ? 200 : 1000} streams opened at once, 20 tokens 100 ms apart`,
+    events: 20, interval: 100, reps: 1, k: Q ? 200 : 1000, tokens: 20, burst: true,
+    load: (sys, s) => burst(sys, s),
+  },
+  {
+    id: 'burst5000',
+    title: `${Q ? 500 : 5000} streams opened at once, 20 tokens 100 ms apart`,
+    events: 20, interval: 100, reps: 1, k: Q ? 500 : 5000, tokens: 20, burst: true,
+    load: (sys, s) => burst(sys, s),
   },
   {
     id: 'latency1',
@@ -546,6 +597,7 @@ async function main() {
     }
     console.log(`bench: ${s.title}`);
     const emu = await startEmulator(s.events, s.interval);
+    s.emuPort = emu.port;
     commands.push(`# ${s.id}: backend ${emu.cmd}`);
     const runs = Object.fromEntries(systems.map((n) => [n, []]));
     try {
