@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { startGateway, rawConnect, parseResponses, gatewayBin, sleep } from '../lib/harness.mjs';
 
 function assertErrorShape(body, code) {
@@ -53,12 +54,37 @@ test('HOST: the gateway listens on that address only', async (t) => {
     const s = net.createServer().once('error', () => resolve(false))
       .listen(0, '::1', () => s.close(() => resolve(true)));
   });
+  // The addresses the gateway process listens on, from the kernel's socket tables (the
+  // process's socket inodes matched against LISTEN entries): "127.0.0.1", "::1", "0.0.0.0", "::".
+  // A connection attempt would not do: another test's process may hold the same port number on
+  // the other address.
+  const listening = (pid) => {
+    const inodes = new Set();
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = readlinkSync(`/proc/${pid}/fd/${fd}`).match(/^socket:\[(\d+)\]$/);
+        if (m) inodes.add(m[1]);
+      } catch {
+        // closed meanwhile
+      }
+    }
+    const names = { '0100007F': '127.0.0.1', '00000000': '0.0.0.0', '00000000000000000000000001000000': '::1', '00000000000000000000000000000000': '::' };
+    const out = [];
+    for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        if (cols.length < 10 || cols[3] !== '0A' || !inodes.has(cols[9])) continue;
+        out.push(names[cols[1].split(':')[0]] ?? cols[1]);
+      }
+    }
+    return [...new Set(out)].sort();  // one listener per worker (SO_REUSEPORT)
+  };
+  assert.deepEqual(listening(gw.proc.child.pid), ['127.0.0.1']);
   if (hasV6) {
-    await assert.rejects(fetch(`http://[::1]:${gw.port}/healthz`), 'nothing listens on ::1');
     const v6 = await startGateway({ HOST: '::1' });
     t.after(() => v6.proc.stop());
     assert.equal((await fetch(`http://[::1]:${v6.port}/healthz`)).status, 200);
-    await assert.rejects(fetch(`http://127.0.0.1:${v6.port}/healthz`), 'nothing listens on 127.0.0.1');
+    assert.deepEqual(listening(v6.proc.child.pid), ['::1']);
   }
 });
 
