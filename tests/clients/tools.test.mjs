@@ -198,7 +198,10 @@ test('bad tool input: a 400 naming the field; a thousand tools and a megabyte of
   const started = Date.now();
   const r = await post({ tools: many });
   assert.equal(r.status, 200);
-  assert.ok(Date.now() - started < 3000, `${Date.now() - started} ms`);
+  // Bounded, not a benchmark: a blow-up (quadratic work on the tools) would take far longer.
+  // Sanitizer builds run about ten times slower.
+  const bound = process.env.QODO_SANITIZED ? 30000 : 3000;
+  assert.ok(Date.now() - started < bound, `${Date.now() - started} ms`);
   const tooMany = await post({ tools: [...many, ...many.slice(0, 30).map((x, i) => ({ ...x, function: { ...x.function, name: `more_${i}` } }))] });
   assert.equal(tooMany.status, 400);
   assert.equal((await tooMany.json()).error.code, 'too_many_tools');
