@@ -26,7 +26,6 @@ namespace {
 
 bool anthropicRoute(RouteId id) { return id == RouteId::kMessages || id == RouteId::kCountTokens; }
 
-// A client key from `x-api-key` (Anthropic's header) or `Authorization`.
 // Which API_SECRET key the request carries (x-api-key, Anthropic's header, or Authorization):
 // true when one does (its name goes to `note` for usage) or when there is no client auth.
 bool clientKeyAllowed(const ApiKeyAuth& auth, const RequestInfo& req, AccessNote& note) {
