@@ -86,28 +86,6 @@ ErrorKind kindOf(int code) {
   }
 }
 
-// Rolls back unless committed, so an early return never leaves a transaction open.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) { code_ = execute(db_, "BEGIN IMMEDIATE"); }
-  ~Transaction() {
-    if (code_ == SQLITE_OK && !committed_) {
-      execute(db_, "ROLLBACK");
-    }
-  }
-  int begun() const { return code_; }
-  int commit() {
-    int code = execute(db_, "COMMIT");
-    committed_ = code == SQLITE_OK;
-    return code;
-  }
-
- private:
-  sqlite3* db_;
-  int code_;
-  bool committed_ = false;
-};
-
 }  // namespace
 
 std::string AccountStore::databasePath(const std::string& dataDir) {

@@ -34,16 +34,15 @@ Status SqliteUsageStore::load(std::vector<obs::UsageRow>* out) {
 
 Status SqliteUsageStore::save(const std::vector<obs::UsageRow>& rows) {
   if (rows.empty()) return {};
-  int code = execute(db_, "BEGIN IMMEDIATE");
-  if (code != SQLITE_OK) return fail(code, "cannot save");
+  Transaction tx(db_);
+  if (tx.begun() != SQLITE_OK) return fail(tx.begun(), "cannot save");
   Statement upsert(db_,
                    "INSERT INTO usage (day, key, model, requests, prompt_tokens, completion_tokens)"
                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(day, key, model) DO UPDATE SET"
                    " requests = excluded.requests, prompt_tokens = excluded.prompt_tokens,"
                    " completion_tokens = excluded.completion_tokens");
-  code = upsert.prepared() ? SQLITE_DONE : upsert.prepareCode();
+  if (!upsert.prepared()) return fail(upsert.prepareCode(), "cannot save");
   for (const auto& r : rows) {
-    if (code != SQLITE_DONE) break;
     upsert.reset();
     upsert.bind(1, r.day);
     upsert.bind(2, r.key);
@@ -51,13 +50,9 @@ Status SqliteUsageStore::save(const std::vector<obs::UsageRow>& rows) {
     upsert.bind(4, r.requests);
     upsert.bind(5, r.promptTokens);
     upsert.bind(6, r.completionTokens);
-    code = upsert.step();
+    if (const int code = upsert.step(); code != SQLITE_DONE) return fail(code, "cannot save");
   }
-  if (code != SQLITE_DONE) {
-    execute(db_, "ROLLBACK");
-    return fail(code, "cannot save");
-  }
-  code = execute(db_, "COMMIT");
+  const int code = tx.commit();
   return code == SQLITE_OK ? Status() : fail(code, "cannot save");
 }
 
