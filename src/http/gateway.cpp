@@ -24,8 +24,6 @@ Gateway::Gateway(const GatewayServices& services, GatewayRoutes routes)
 
 namespace {
 
-bool anthropicRoute(RouteId id) { return id == RouteId::kMessages || id == RouteId::kCountTokens; }
-
 // Which API_SECRET key the request carries (x-api-key, Anthropic's header, or Authorization):
 // true when one does (its name goes to `note` for usage) or when there is no client auth.
 bool clientKeyAllowed(const ApiKeyAuth& auth, const RequestInfo& req, AccessNote& note) {
@@ -150,8 +148,9 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
 
   const Route r = route(req.method, req.target, cfg.routePrefix);
   ex.note().route = std::string(r.label);
-  // Anthropic's routes answer errors in Anthropic's shape.
-  const bool anthropic = anthropicRoute(r.id) || r.label.substr(0, 12) == "/v1/messages";
+  // Anthropic's routes (a wrong method on them too: its label is the route's) answer errors in
+  // Anthropic's shape.
+  const bool anthropic = r.label.substr(0, 12) == "/v1/messages";
   auto respondError = [&ex, anthropic](const api::ApiError& error) {
     if (anthropic)
       http::respondAnthropicError(ex, error);
@@ -209,7 +208,7 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
       return respondError(api::ApiError{401, "Invalid admin key.", "invalid_request_error",
                                             std::nullopt, "invalid_api_key"});
   } else if (r.id == RouteId::kModels || r.id == RouteId::kChatCompletions ||
-             anthropicRoute(r.id) || r.id == RouteId::kMethodNotAllowed) {
+             anthropic || r.id == RouteId::kMethodNotAllowed) {
     if (!clientKeyAllowed(*services_.apiAuth, req, ex.note()))
       return respondError(api::invalidApiKey());
   }

@@ -41,13 +41,10 @@ class ToolSieve final : public conversation::EventSink {
   ToolSieve(const std::vector<conversation::Tool>& tools, bool parallel,
             conversation::EventSink* next = nullptr);
 
-  void setNext(conversation::EventSink* next) { next_ = next; }
   // Ready for another answer.
   void reset();
   // Text and reasoning are sieved; at kEnd what is still held goes out first; the rest passes.
   void onEvent(const conversation::Event& event) override;
-
-  size_t callsMade() const { return nextIndex_; }
 
  private:
   enum class Mode { kPlain, kPrefix, kMarkup };
