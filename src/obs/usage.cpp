@@ -18,11 +18,12 @@ std::string utcDay(std::chrono::system_clock::time_point t) {
 void UsageLedger::add(std::string_view day, std::string_view key, std::string_view model,
                       int64_t prompt, int64_t completion) {
   std::lock_guard lock(mutex_);
-  Key k{std::string(day), std::string(key), std::string(model)};
-  auto it = rows_.find(k);
+  // Found without building the key (every answer comes here; the row usually exists).
+  using View = std::tuple<std::string_view, std::string_view, std::string_view>;
+  auto it = rows_.find(View(day, key, model));
   if (it == rows_.end()) {
-    if (rows_.size() >= kMaxRows) std::get<2>(k) = "(other)";
-    it = rows_.try_emplace(k).first;
+    const std::string_view kept = rows_.size() >= kMaxRows ? "(other)" : model;
+    it = rows_.try_emplace(Key{std::string(day), std::string(key), std::string(kept)}).first;
   }
   it->second.requests += 1;
   it->second.prompt += prompt;
