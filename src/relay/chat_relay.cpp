@@ -180,10 +180,10 @@ struct ParkedSessions {
 };
 
 // The tool results a conversation ends with (trailing tool messages, or a last user message of
-// results only), or none when it ends otherwise.
-std::vector<conversation::ToolResult> trailingResults(
+// results only), or none when it ends otherwise. They point into `messages`.
+std::vector<const conversation::ToolResult*> trailingResults(
     const std::vector<conversation::Message>& messages) {
-  std::vector<conversation::ToolResult> results;
+  std::vector<const conversation::ToolResult*> results;
   for (size_t i = messages.size(); i-- > 0;) {
     const auto& m = messages[i];
     if (m.role != conversation::Role::kTool && m.role != conversation::Role::kUser) break;
@@ -194,7 +194,7 @@ std::vector<conversation::ToolResult> trailingResults(
       if (m.role == conversation::Role::kUser && results.empty()) return {};
       break;
     }
-    for (const auto& part : m.parts) results.push_back(std::get<conversation::ToolResult>(part));
+    for (const auto& part : m.parts) results.push_back(&std::get<conversation::ToolResult>(part));
     if (m.role == conversation::Role::kUser) break;
   }
   return results;
@@ -247,9 +247,6 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     route_.kind = chats && command ? std::nullopt
                                    : std::optional(chats ? AccountKind::kChats : AccountKind::kCommand);
     promptTokens_ = promptTokens(conversation_, model_.encoding);
-    // Results a parked session of this worker may be waiting for (command accounts only).
-    const auto results = command ? trailingResults(conversation_.messages)
-                                 : std::vector<conversation::ToolResult>{};
     encoder_->setPromptTokens(static_cast<long>(promptTokens_));
     // Each backend's request is built once, for every attempt of its kind.
     if (chats)
@@ -258,14 +255,17 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     if (command)
       queryFrame_ = std::make_shared<std::string>(qodo::userQueryFrame(
           conversation_, model_.backend, qodo::newUuid4(relay_.random_)));
-    // Every attempt shares these; the conversation's messages are not needed any more.
-    std::vector<conversation::Message>().swap(conversation_.messages);
     std::weak_ptr<ChatCall> weak = weak_from_this();
     sink_->onClientGone([weak] {
       if (auto self = weak.lock()) self->clientGone();
     });
-    if (!results.empty() && continueParked(results)) return;
-    attempt();
+    // Results a parked session of this worker may be waiting for (command accounts only).
+    const auto results = command ? trailingResults(conversation_.messages)
+                                 : std::vector<const conversation::ToolResult*>{};
+    const bool continued = !results.empty() && continueParked(results);
+    // Every attempt shares the requests built above; the messages are not needed any more.
+    std::vector<conversation::Message>().swap(conversation_.messages);
+    if (!continued) attempt();
   }
 
  private:
@@ -766,9 +766,9 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
   // session as IDERetrievalAnswer frames (one now, the rest one per Ready) and its answer goes
   // on — no new session, no resent conversation. False (and the request takes its usual way)
   // when no session waits for them or its account cannot be leased now.
-  bool continueParked(const std::vector<conversation::ToolResult>& results) {
+  bool continueParked(const std::vector<const conversation::ToolResult*>& results) {
     std::vector<std::string> ids;
-    for (const auto& r : results) ids.push_back(r.callId);
+    for (const auto* r : results) ids.push_back(r->callId);
     auto& parked = relay_.parked_->byKey;
     const auto it = parked.find(ParkedSessions::keyOf(ids));
     if (it == parked.end()) return false;
@@ -797,10 +797,10 @@ class ChatCall : public std::enable_shared_from_this<ChatCall>, private conversa
     querySent_ = true;
     std::vector<std::string> frames;
     for (size_t i = 0; i < p.calls.size(); ++i) {
-      for (const auto& r : results) {
-        if (r.callId != p.clientIds[i]) continue;
-        frames.push_back(qodo::toolResultFrame(p.calls[i].tool, p.calls[i].backendId, r.content,
-                                               r.isError));
+      for (const auto* r : results) {
+        if (r->callId != p.clientIds[i]) continue;
+        frames.push_back(qodo::toolResultFrame(p.calls[i].tool, p.calls[i].backendId, r->content,
+                                               r->isError));
         break;
       }
     }
@@ -952,8 +952,8 @@ void ChatRelay::handle(std::string_view body, std::shared_ptr<ChunkSink> sink,
   // Tool results a session parked on another worker waits for: the request runs there.
   if (options_.directory && !account) {
     std::vector<std::string> ids;
-    for (const auto& r : trailingResults(parsed.request().conversation.messages))
-      ids.push_back(r.callId);
+    for (const auto* r : trailingResults(parsed.request().conversation.messages))
+      ids.push_back(r->callId);
     if (!ids.empty()) {
       ChatRelay* owner = options_.directory->ownerOf(ParkedSessions::keyOf(std::move(ids)));
       if (owner && owner != this) {
