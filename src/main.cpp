@@ -12,6 +12,9 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <map>
+#include <tuple>
+#include <unistd.h>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -22,6 +25,9 @@
 #include "accounts/pool.h"
 #include "accounts/refresher.h"
 #include "config/config.h"
+#include "fleet/fleet_sync.h"
+#include "fleet/rate_limit.h"
+#include "fleet/usage_store.h"
 #include "http/admin.h"
 #include "http/exchange_sink.h"
 #include "http/gateway.h"
@@ -60,37 +66,69 @@ upstream::WsOptions wsOptions(const config::Config& cfg) {
   return o;
 }
 
-// Saves the usage rows that changed, every 10 s on the control thread and once at the end; a
-// failed save is retried with the next.
+// Saves the usage rows that changed, every `interval` on the control thread and once at the
+// end; a failed save is retried with the next. With a fleet, the fleet's totals are read back
+// after each save (every day's once a minute, the last two days' otherwise).
 class UsageSaver {
  public:
-  UsageSaver(boost::asio::io_context& control, obs::UsageLedger& ledger, store::UsageStore& store)
-      : timer_(control), ledger_(ledger), store_(store) {}
+  UsageSaver(boost::asio::io_context& control, obs::UsageLedger& ledger, store::UsageStore& store,
+             std::chrono::seconds interval, fleet::RedisUsageStore* shared)
+      : timer_(control), ledger_(ledger), store_(store), interval_(interval), shared_(shared) {}
 
   void start() {
-    timer_.expires_after(std::chrono::seconds(10));
-    timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;
-      save();
-      start();
+    if (shared_ != nullptr) shared_->pull(true);
+    schedule();
+  }
+
+  // `done` runs once the rows taken now are saved (or failed).
+  void save(std::function<void()> done = {}) {
+    for (auto& row : ledger_.takeChanged()) {
+      auto key = std::make_tuple(row.day, row.key, row.model);
+      pending_[std::move(key)] = std::move(row);  // totals: the latest wins
+    }
+    if (saving_ || pending_.empty()) {
+      if (done) done();
+      return;
+    }
+    saving_ = true;
+    std::vector<obs::UsageRow> rows;
+    for (auto& [key, row] : pending_) rows.push_back(row);
+    pending_.clear();
+    store_.save(rows, [this, rows, done = std::move(done)](store::Status status) {
+      saving_ = false;
+      if (!status.ok()) {
+        if (!failing_) spdlog::error("{}", status.message());
+        failing_ = true;
+        for (auto& row : rows)
+          pending_.try_emplace(std::make_tuple(row.day, row.key, row.model), row);
+      } else {
+        failing_ = false;
+      }
+      if (shared_ != nullptr) shared_->pull(++saves_ % 60 == 0);
+      if (done) done();
     });
   }
 
-  void save() {
-    for (auto& row : ledger_.takeChanged()) pending_.push_back(std::move(row));
-    if (pending_.empty()) return;
-    if (auto status = store_.save(pending_); !status.ok()) {
-      spdlog::error("{}", status.message());
-      return;
-    }
-    pending_.clear();
+ private:
+  void schedule() {
+    timer_.expires_after(interval_);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      save();
+      if (shared_ != nullptr && !saving_) shared_->pull(false);
+      schedule();
+    });
   }
 
- private:
   boost::asio::steady_timer timer_;
   obs::UsageLedger& ledger_;
   store::UsageStore& store_;
-  std::vector<obs::UsageRow> pending_;
+  const std::chrono::seconds interval_;
+  fleet::RedisUsageStore* shared_;
+  std::map<std::tuple<std::string, std::string, std::string>, obs::UsageRow> pending_;
+  bool saving_ = false;
+  bool failing_ = false;
+  uint64_t saves_ = 0;
 };
 
 relay::RelayOptions relayOptions(const config::Config& cfg, relay::ParkedDirectory* directory) {
@@ -113,7 +151,8 @@ class WorkerHandler final : public http::Handler {
                 const http::GatewayServices& services, accounts::AccountPool& pool,
                 obs::MetricsShard& shard, std::atomic<int64_t>& activeStreams,
                 relay::ParkedDirectory& directory)
-      : client_(io, upstreamOptions(cfg)),
+      : io_(io),
+        client_(io, upstreamOptions(cfg)),
         ws_(io, wsOptions(cfg)),
         relay_(io, client_, ws_, pool,
                relayOptions(cfg, &directory),
@@ -152,9 +191,11 @@ class WorkerHandler final : public http::Handler {
     r.adminEnable = [this](const auto& ex, int64_t id) { admin_.enable(ex, id); };
     r.adminDisable = [this](const auto& ex, int64_t id) { admin_.disable(ex, id); };
     r.adminTest = [this](const auto& ex, int64_t id) { admin_.test(ex, id); };
+    r.post = [&io = io_](std::function<void()> f) { boost::asio::post(io, std::move(f)); };
     return r;
   }
 
+  boost::asio::io_context& io_;
   upstream::Client client_;
   upstream::WsClient ws_;
   relay::ChatRelay relay_;
@@ -249,9 +290,10 @@ int main(int argc, char** argv) {
     std::cerr << "qodo2api: " << status.message() << "\n";
     return 1;
   }
-  // Usage totals survive restarts in the same file; what changed is saved every 10 s.
+  // Usage totals survive restarts in the same file (what changed is saved every 10 s), or live
+  // in Redis with a fleet (saved every second).
   std::unique_ptr<store::SqliteUsageStore> usageStore;
-  {
+  if (!cfg.redis) {
     std::vector<obs::UsageRow> rows;
     auto status = store::SqliteUsageStore::open(store->handle(), &usageStore);
     if (status.ok()) status = usageStore->load(&rows);
@@ -262,7 +304,6 @@ int main(int argc, char** argv) {
     }
     metrics.usage().load(rows);
   }
-  UsageSaver usageSaver(control, metrics.usage(), *usageStore);
   accounts::AccountPool pool(
       {cfg.accountStrategy, std::chrono::seconds(cfg.rateLimitCookieLockDuration)});
   // The persister and the refresher attach themselves to the pool as its observer and control.
@@ -279,6 +320,46 @@ int main(int argc, char** argv) {
       accounts::byKind(accounts::firebaseExchanger(controlClient, cfg.firebaseTokenUrl),
                        accounts::thingsExchanger(controlClient, cfg.qodoCommandUrl)));
   accounts::registerMetrics(metrics, pool, refresher);
+
+  // REDIS_URL: the fleet (docs/fleet.md). Its sync sits between the pool and the persister.
+  std::unique_ptr<fleet::FleetSync> fleetSync;
+  std::unique_ptr<fleet::FleetRateLimit> fleetRateLimit;
+  std::unique_ptr<fleet::RedisUsageStore> fleetUsage;
+  if (cfg.redis) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    std::string instance = std::string(host) + "-" + std::to_string(getpid());
+    for (char& ch : instance)
+      if (ch == ' ' || ch == ':') ch = '_';
+    fleetSync = std::make_unique<fleet::FleetSync>(
+        control, pool, persister, fleet::FleetOptions{*cfg.redis, std::move(instance)});
+    refresher.setFleet(fleetSync.get());
+    if (cfg.requestRateLimit > 0)
+      fleetRateLimit =
+          std::make_unique<fleet::FleetRateLimit>(control, *fleetSync, cfg.requestRateLimit);
+    fleetUsage = std::make_unique<fleet::RedisUsageStore>(*fleetSync, metrics.usage());
+    metrics.addCollector([&fleet = *fleetSync, limit = fleetRateLimit.get()](std::string& out) {
+      out += "# HELP qodo2api_redis_up Whether this instance is in step with the fleet's Redis\n"
+             "# TYPE qodo2api_redis_up gauge\n";
+      out += std::string("qodo2api_redis_up ") + (fleet.up() ? "1" : "0") + "\n";
+      out += "# HELP qodo2api_redis_outages_total Times Redis became unreachable\n"
+             "# TYPE qodo2api_redis_outages_total counter\n";
+      out += "qodo2api_redis_outages_total " + std::to_string(fleet.outages()) + "\n";
+      out += "# HELP qodo2api_redis_commands_total Commands sent to Redis\n"
+             "# TYPE qodo2api_redis_commands_total counter\n";
+      out += "qodo2api_redis_commands_total " + std::to_string(fleet.redis().commandsSent()) +
+             "\n";
+      if (limit != nullptr) {
+        out += "# HELP qodo2api_fleet_rate_checks_total Rate-limit checks asked of Redis\n"
+               "# TYPE qodo2api_fleet_rate_checks_total counter\n";
+        out += "qodo2api_fleet_rate_checks_total " + std::to_string(limit->checks()) + "\n";
+      }
+    });
+  }
+  store::UsageStore& usageTarget = fleetUsage ? static_cast<store::UsageStore&>(*fleetUsage)
+                                              : static_cast<store::UsageStore&>(*usageStore);
+  UsageSaver usageSaver(control, metrics.usage(), usageTarget,
+                        std::chrono::seconds(fleetUsage ? 1 : 10), fleetUsage.get());
   metrics.addCollector([](std::string& out) {
     const auto& cache = relay::TokenCountCache::shared();
     out += "# HELP qodo2api_token_cache_total Prompt messages counted from the token-count cache "
@@ -293,6 +374,15 @@ int main(int argc, char** argv) {
     auto guard = boost::asio::make_work_guard(control);
     control.run();
   });
+  if (fleetSync) {
+    // The fleet's accounts (and their ids) before the first exchange: at most 3 s, then with
+    // this instance's copy.
+    boost::asio::post(control, [&] {
+      fleetSync->start([&refresher](int64_t id) { refresher.exchangeSoon(id); });
+    });
+    if (!fleetSync->waitForFirstSync(std::chrono::steady_clock::now() + std::chrono::seconds(3)))
+      fleetSync->reportUnreachableAtStart();
+  }
   refresher.start();
   boost::asio::post(control, [&usageSaver] { usageSaver.start(); });
   // Give the first exchanges and get-things a moment so the first requests find usable
@@ -324,18 +414,23 @@ int main(int argc, char** argv) {
   services.config = &cfg;
   services.metrics = &metrics;
   services.rateLimiter = &rateLimiter;
+  services.sharedRateLimit = fleetRateLimit.get();
   services.blockList = &blockList;
   services.apiAuth = &apiAuth;
   services.modelsCreated = static_cast<long>(std::time(nullptr));
   services.liveModels = [&pool] { return pool.liveModels(); };
   services.ready = [&pool] { return pool.counts(accounts::Clock::now()).usable > 0; };
-  services.readyInfo = [&pool] {
+  services.readyInfo = [&pool, &fleetSync] {
     const auto c = pool.counts(accounts::Clock::now());
     return "\"accounts\":{\"usable\":" + std::to_string(c.usable) +
            ",\"active\":" + std::to_string(c.active) + ",\"cooling\":" + std::to_string(c.cooling) +
            ",\"exhausted\":" + std::to_string(c.exhausted) +
            ",\"invalid\":" + std::to_string(c.invalid) +
-           ",\"disabled\":" + std::to_string(c.disabled) + "}";
+           ",\"disabled\":" + std::to_string(c.disabled) + "}" +
+           (fleetSync ? std::string(",\"fleet\":{\"redis\":\"") +
+                            (fleetSync->up() ? "up" : "down") + "\",\"instance\":\"" +
+                            fleetSync->instance() + "\"}"
+                      : std::string());
   };
 
   // Command sessions parked for their tool calls' results, whichever worker holds them.
@@ -376,8 +471,7 @@ int main(int argc, char** argv) {
   std::promise<void> flushed;
   boost::asio::post(control, [&] {
     if (auto status = persister.flush(); !status.ok()) spdlog::error("{}", status.message());
-    usageSaver.save();
-    flushed.set_value();
+    usageSaver.save([&flushed] { flushed.set_value(); });
   });
   flushed.get_future().wait_for(std::chrono::seconds(10));
   control.stop();

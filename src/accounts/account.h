@@ -48,6 +48,7 @@ struct Account {
   // Empty until the first exchange (chats) or get-things (command: then the key) succeeded.
   std::string accessToken;
   std::optional<TimePoint> accessExpiry;
+  std::optional<TimePoint> accessIssued;  // when the exchange that produced it answered
   Status status;
   std::string lastError;  // never holds secrets
   uint64_t requests = 0;

@@ -32,6 +32,7 @@ std::string renderMetrics(const StateCounts& c, const RefreshCounts& r) {
   out += "qodo2api_token_refreshes_total{result=\"rejected\"} " + std::to_string(r.rejected) + "\n";
   out +=
       "qodo2api_token_refreshes_total{result=\"transient\"} " + std::to_string(r.transient) + "\n";
+  out += "qodo2api_token_refreshes_total{result=\"adopted\"} " + std::to_string(r.adopted) + "\n";
   return out;
 }
 

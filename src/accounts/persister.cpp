@@ -61,7 +61,25 @@ void Persister::schedule() {
   });
 }
 
+store::Status Persister::mirrorAll() {
+  {
+    std::lock_guard lock(mutex_);
+    dirty_.clear();
+    removals_.clear();
+  }
+  if (store_ == nullptr) return {};
+  store::WriteBatch batch;
+  batch.replaceAll = true;
+  for (int64_t id : pool_.ids())
+    if (auto row = pool_.snapshot(id)) batch.upserts.push_back(std::move(*row));
+  return store_->write(batch);
+}
+
 store::Status Persister::insertNow(const Account& account, int64_t* id) {
+  if (account.id != 0 && store_ == nullptr) {
+    *id = account.id;
+    return {};
+  }
   if (store_ == nullptr) {
     for (int64_t existing : pool_.ids()) {
       nextMemoryId_ = std::max(nextMemoryId_, existing);

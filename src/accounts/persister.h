@@ -31,7 +31,12 @@ class Persister : public PoolObserver {
   void accountChanged(int64_t id) override;
   void accountRemoved(int64_t id, const std::string& originalTokenHash) override;
 
-  // Control thread: writes a new account now and gives it its id (never reused).
+  // Control thread: rewrites the whole accounts table from the pool (the fleet renumbered or
+  // replaced accounts: this instance's copy of the fleet's state).
+  store::Status mirrorAll();
+
+  // Control thread: writes a new account now and gives it its id (never reused); an account
+  // that already has one (a fleet id) keeps it.
   store::Status insertNow(const Account& account, int64_t* id);
 
   // Writes everything pending now. On the control thread, or from main once it has stopped

@@ -317,6 +317,7 @@ bool AccountPool::applyToken(int64_t id, std::string accessToken, TimePoint expi
       return false;
     }
     account->accessToken = std::move(accessToken);
+    account->accessIssued = Clock::now();
     account->accessExpiry = expiry;
     if (!refreshToken.empty() && refreshToken != account->refreshToken) {
       account->refreshToken = std::move(refreshToken);
@@ -392,6 +393,68 @@ std::optional<store::StoredAccount> AccountPool::snapshot(int64_t id) const {
     return std::nullopt;
   }
   return toStored(*account);
+}
+
+void AccountPool::applyShared(const Account& shared) {
+  {
+    std::lock_guard lock(mutex_);
+    Account* account = findLocked(shared.id);
+    if (account == nullptr) {
+      auto it = std::lower_bound(accounts_.begin(), accounts_.end(), shared.id,
+                                 [](const Account& a, int64_t v) { return a.id < v; });
+      accounts_.insert(it, shared);
+    } else {
+      account->kind = shared.kind;
+      account->apiKey = shared.apiKey;
+      account->refreshToken = shared.refreshToken;
+      account->originalTokenHash = shared.originalTokenHash;
+      account->status = shared.status;
+      account->lastError = shared.lastError;
+      account->info = shared.info;
+      account->createdAt = shared.createdAt;
+      if (account->kind == AccountKind::kCommand) {
+        if (!shared.info.models.empty() || !shared.accessToken.empty())
+          account->accessToken = account->refreshToken;  // the key is the bearer
+      } else if (!shared.accessToken.empty() &&
+                 (!account->accessExpiry ||
+                  (shared.accessExpiry && *shared.accessExpiry > *account->accessExpiry))) {
+        account->accessToken = shared.accessToken;
+        account->accessExpiry = shared.accessExpiry;
+        account->accessIssued = shared.accessIssued;
+      }
+      if (account->status.state == State::kInvalid) {
+        account->accessToken.clear();
+        account->accessExpiry.reset();
+      }
+    }
+  }
+  changed(shared.id);
+}
+
+void AccountPool::reassign(const std::map<int64_t, int64_t>& ids) {
+  std::lock_guard lock(mutex_);
+  std::vector<Account> next;
+  next.reserve(accounts_.size());
+  for (auto& a : accounts_) {
+    auto it = ids.find(a.id);
+    if (it != ids.end()) {
+      if (it->second == 0) continue;
+      if (it->second != a.id) a.inFlight = 0;
+      a.id = it->second;
+    }
+    next.push_back(std::move(a));
+  }
+  std::stable_sort(next.begin(), next.end(),
+                   [](const Account& x, const Account& y) { return x.id < y.id; });
+  next.erase(std::unique(next.begin(), next.end(),
+                         [](const Account& x, const Account& y) { return x.id == y.id; }),
+             next.end());
+  accounts_ = std::move(next);
+}
+
+void AccountPool::noteIssued(int64_t id, TimePoint issued) {
+  std::lock_guard lock(mutex_);
+  if (Account* account = findLocked(id)) account->accessIssued = issued;
 }
 
 }  // namespace accounts

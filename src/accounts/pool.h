@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -187,6 +188,20 @@ class AccountPool {
   // A failed exchange that will be retried: only the last error changes.
   bool noteError(int64_t id, std::string_view error);
   std::optional<store::StoredAccount> snapshot(int64_t id) const;
+
+  // --- the fleet (fleet/fleet_sync.h), control thread ---
+  // An account as the fleet's store holds it: inserted when new, else its shared fields (keys,
+  // state, cool-down, last error, what get-things said) replace the local ones; counters,
+  // leases in flight and check results stay this instance's. Its access token is taken when it
+  // expires later than the one held. Tells the observer.
+  void applyShared(const Account& shared);
+  // Gives accounts their fleet ids (old id → new id; 0 removes the account), all at once. Leases
+  // in flight on a renumbered account end silently. Tells the observer nothing.
+  void reassign(const std::map<int64_t, int64_t>& ids);
+  // When the access token in force was issued (one adopted from another instance).
+  void noteIssued(int64_t id, TimePoint issued);
+  // Tells the observer that `id` changed (a new account, whole).
+  void announce(int64_t id) { changed(id); }
 
  private:
   Account* findLocked(int64_t id);

@@ -101,16 +101,19 @@ void TokenRefresher::finishInitial(bool wasInitial) {
 }
 
 RefreshCounts TokenRefresher::refreshCounts() const {
-  return {ok_.load(), rejected_.load(), transient_.load()};
+  return {ok_.load(), rejected_.load(), transient_.load(), adopted_.load()};
 }
 
 void TokenRefresher::refreshNow(int64_t id, RefreshCallback done) {
   onControl([this, id, done = std::move(done)]() mutable {
-    if (!pool_.find(id)) {
+    auto account = pool_.find(id);
+    if (!account) {
       done(std::nullopt);
       return;
     }
-    entry(id).waiters.push_back(std::move(done));
+    Entry& e = entry(id);
+    if (e.waiters.empty()) e.refused = account->accessToken;
+    e.waiters.push_back(std::move(done));
     exchange(id);
   });
 }
@@ -143,12 +146,88 @@ void TokenRefresher::exchange(int64_t id) {
   }
   e.exchanging = true;
   e.timer->cancel();
+  if (fleet_ == nullptr || account->kind != AccountKind::kChats) {
+    startExchange(id, 0, account->refreshToken);
+    return;
+  }
+  // Chats tokens may rotate: across the fleet one instance exchanges at a time.
   std::weak_ptr<int> alive = alive_;
-  ExchangeRequest request{account->apiKey, account->refreshToken, account->kind,
+  fleet_->acquire(id, e.waiters.empty() ? std::string() : e.refused,
+                  [this, alive, id](LeaseAnswer answer) {
+                    if (!alive.expired()) onLease(id, std::move(answer));
+                  });
+}
+
+void TokenRefresher::onLease(int64_t id, LeaseAnswer answer) {
+  auto it = entries_.find(id);
+  auto account = pool_.find(id);
+  if (it == entries_.end() || !account) {
+    if (answer.kind == LeaseAnswer::Kind::kGranted) fleet_->release(id, answer.fence);
+    if (it != entries_.end()) {
+      it->second.exchanging = false;
+      exchange(id);  // answers the waiters of a removed account
+    }
+    return;
+  }
+  Entry& e = it->second;
+  switch (answer.kind) {
+    case LeaseAnswer::Kind::kGranted:
+      startExchange(id, answer.fence,
+                    answer.refreshToken.empty() ? account->refreshToken : answer.refreshToken);
+      return;
+    case LeaseAnswer::Kind::kNoFleet:
+      startExchange(id, 0, account->refreshToken);
+      return;
+    case LeaseAnswer::Kind::kBusy:
+      // Another instance is exchanging: its result arrives through the fleet; ask again then.
+      e.exchanging = false;
+      schedule(id, std::max(answer.retryIn, std::chrono::milliseconds(50)));
+      return;
+    case LeaseAnswer::Kind::kAdopt: {
+      ++adopted_;
+      e.exchanging = false;
+      e.failures = 0;
+      pool_.applyToken(id, answer.accessToken, answer.expiry, answer.refreshToken);
+      pool_.noteIssued(id, answer.issued);
+      // Refresh when that token reaches the same point of its life as an own one would.
+      const auto lifetime =
+          std::chrono::duration_cast<milliseconds>(answer.expiry - answer.issued);
+      std::uniform_real_distribution<double> unit(-1.0, 1.0);
+      const auto due = answer.issued + refreshDelay(lifetime, options_, unit(random_));
+      schedule(id, std::max(std::chrono::duration_cast<milliseconds>(due - options_.clock()),
+                            options_.minDelay));
+      auto waiters = std::move(e.waiters);
+      e.waiters.clear();
+      finishInitial(std::exchange(e.initial, false));
+      for (auto& w : waiters) w(answer.accessToken);
+      return;
+    }
+  }
+}
+
+void TokenRefresher::startExchange(int64_t id, uint64_t fence, std::string refreshToken) {
+  auto account = pool_.find(id);
+  if (!account) {
+    if (fence != 0) fleet_->release(id, fence);
+    auto it = entries_.find(id);
+    if (it != entries_.end()) {
+      it->second.exchanging = false;
+      exchange(id);
+    }
+    return;
+  }
+  std::weak_ptr<int> alive = alive_;
+  ExchangeRequest request{account->apiKey, std::move(refreshToken), account->kind,
                           account->info.baseUrl};
-  exchanger_(request, [this, alive, id](ExchangeResult result) {
+  exchanger_(request, [this, alive, id, fence](ExchangeResult result) {
     if (alive.expired()) {
       return;
+    }
+    if (fence != 0) {
+      if (result.status == ExchangeStatus::kOk)
+        fleet_->commit(id, fence, result.accessToken, result.expiresIn, result.refreshToken);
+      else
+        fleet_->release(id, fence);
     }
     onExchanged(id, result);
   });
@@ -295,6 +374,28 @@ void TokenRefresher::completeAdd(config::AccountSpec spec, std::string hash,
   else
     account.accessExpiry = now + result.expiresIn;
   account.createdAt = now;
+  if (!result.info) account.accessIssued = now;
+  if (fleet_ != nullptr) {
+    std::weak_ptr<int> alive = alive_;
+    const std::string tokenHash = account.originalTokenHash;
+    fleet_->allocateId(tokenHash, [this, alive, account = std::move(account), lifetime = result.expiresIn,
+                             done = std::move(done)](std::optional<int64_t> id, AddError error,
+                                                     std::string message) mutable {
+      if (alive.expired()) return;
+      if (!id) {
+        done({std::nullopt, error, std::move(message)});
+        return;
+      }
+      account.id = *id;
+      insertAdded(std::move(account), lifetime, std::move(done));
+    });
+    return;
+  }
+  insertAdded(std::move(account), result.expiresIn, std::move(done));
+}
+
+void TokenRefresher::insertAdded(Account account, std::chrono::milliseconds lifetime,
+                                 AddCallback done) {
   int64_t id = 0;
   store::Status status = persister_.insertNow(account, &id);
   if (!status.ok()) {
@@ -304,9 +405,11 @@ void TokenRefresher::completeAdd(config::AccountSpec spec, std::string hash,
   account.id = id;
   const std::string key = obs::maskSecret(account.refreshToken);
   pool_.insert(std::move(account));
+  // The fleet learns of it (and its tokens) like of any change.
+  pool_.announce(id);
   spdlog::info("account {} ({}) added", id, key);
   std::uniform_real_distribution<double> unit(-1.0, 1.0);
-  schedule(id, refreshDelay(result.expiresIn, options_, unit(random_)));
+  schedule(id, refreshDelay(lifetime, options_, unit(random_)));
   done({id, AddError::kNone, {}});
 }
 

@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <boost/url/parse.hpp>
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <limits>
@@ -145,6 +146,9 @@ const std::vector<VariableDoc>& variables() {
       {"MODEL_ALIASES", "",
        "comma list of pattern=model (* matches any run); Anthropic model ids have built-in "
        "defaults"},
+      {"REDIS_URL", "",
+       "redis://[user:pass@]host:port[/db]: share accounts, tokens, rate limits and usage with "
+       "the other instances (docs/fleet.md); empty: one instance on SQLite"},
   };
   return docs;
 }
@@ -291,8 +295,60 @@ LoadResult load(const Env& env, int cores) {
     }
   }
 
+  if (auto v = l.raw("REDIS_URL"); v && !v->empty()) {
+    std::string error;
+    c.redis = parseRedisUrl(*v, &error);
+    if (!c.redis) l.fail("REDIS_URL", error);
+  }
+
   if (!l.error().empty()) return {std::nullopt, l.error()};
   return {std::move(c), ""};
+}
+
+std::optional<RedisTarget> parseRedisUrl(std::string_view text, std::string* error) {
+  auto url = boost::urls::parse_absolute_uri(text);
+  if (!url) {
+    *error = "must be redis://[user:pass@]host:port[/db]";
+    return std::nullopt;
+  }
+  if (url->scheme() == "rediss") {
+    // Debian 12's hiredis (0.14) has no TLS; a TLS-terminating proxy (stunnel) on the instance's
+    // host gives the same protection (docs/fleet.md).
+    *error = "rediss:// (TLS) is not supported by the hiredis Debian 12 ships (0.14); use "
+             "redis:// through a local TLS tunnel (docs/fleet.md)";
+    return std::nullopt;
+  }
+  if (url->scheme() != "redis" || url->host().empty()) {
+    *error = "must be redis://[user:pass@]host:port[/db]";
+    return std::nullopt;
+  }
+  RedisTarget t;
+  t.host = std::string(url->host_address());
+  if (url->has_port()) {
+    const auto port = url->port_number();
+    if (port == 0) {
+      *error = "has a bad port";
+      return std::nullopt;
+    }
+    t.port = port;
+  }
+  if (url->has_userinfo()) {
+    t.user = std::string(url->user());
+    t.password = std::string(url->password());
+    if (t.password.empty()) std::swap(t.user, t.password);  // redis://secret@host
+  }
+  std::string path(url->path());
+  if (!path.empty() && path != "/") {
+    const std::string db = path.substr(1);
+    const bool digits = !db.empty() && db.size() <= 2 &&
+                        std::all_of(db.begin(), db.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    if (!digits) {
+      *error = "has a database that is not a number (0–99)";
+      return std::nullopt;
+    }
+    t.db = std::stoi(db);
+  }
+  return t;
 }
 
 std::vector<std::pair<std::string, std::string>> parseDotenv(std::string_view text) {

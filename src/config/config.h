@@ -37,6 +37,16 @@ struct ModelAlias {
 
 enum class AccountStrategy { kRandom, kRoundRobin, kLeastBusy };
 
+// REDIS_URL, parsed: redis://[user:pass@]host:port[/db].
+struct RedisTarget {
+  std::string host;
+  uint16_t port = 6379;
+  std::string user;      // empty: AUTH with the password alone (or none)
+  std::string password;  // empty: no AUTH
+  int db = 0;
+  bool operator==(const RedisTarget&) const = default;
+};
+
 struct Config {
   std::string host;  // HOST: the listen address (an IP); empty: every interface
   uint16_t port = 10022;
@@ -71,7 +81,11 @@ struct Config {
   int upstreamIdleTimeoutSeconds = 60;
   int accountCheckIntervalSeconds = 0;  // ACCOUNT_CHECK_INTERVAL_SECONDS; 0: on demand only
   std::vector<ModelAlias> modelAliases;  // MODEL_ALIASES, in order (the first match wins)
+  std::optional<RedisTarget> redis;      // REDIS_URL; none: a single instance on SQLite
 };
+
+// Parses a REDIS_URL value; the error names what is wrong (never echoing the password).
+std::optional<RedisTarget> parseRedisUrl(std::string_view url, std::string* error);
 
 // Every variable with its default and meaning, in the order --help prints them.
 struct VariableDoc {

@@ -191,9 +191,62 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
       break;
   }
 
+  // The fleet's window when Redis answers (one round trip), this instance's otherwise.
+  if (services_.sharedRateLimit != nullptr && routes_.post &&
+      services_.sharedRateLimit->available()) {
+    // The server releases the body and headers when handle() returns: they travel with the
+    // check and are put back (and released again) around the rest of the handling.
+    auto& held = const_cast<RequestInfo&>(req);
+    auto kept = std::make_shared<std::pair<std::string, Headers>>(std::move(held.body),
+                                                                  std::move(held.headers));
+    services_.sharedRateLimit->check(
+        req.clientIp, [this, exchange, kept, post = routes_.post](
+                          std::optional<RateLimiter::Decision> shared) {
+          post([this, exchange, kept, shared] {
+            auto& request = const_cast<RequestInfo&>(exchange->request());
+            const auto decision =
+                shared ? *shared
+                       : services_.rateLimiter->check(request.clientIp,
+                                                      std::chrono::steady_clock::now());
+            if (!decision.allowed) return refuse(exchange, decision.retryAfterSeconds);
+            request.body = std::move(kept->first);
+            request.headers = std::move(kept->second);
+            admitted(exchange);
+            std::string().swap(request.body);
+            Headers().swap(request.headers);
+          });
+        });
+    return;
+  }
   const auto decision =
       services_.rateLimiter->check(req.clientIp, std::chrono::steady_clock::now());
   if (!decision.allowed) return respondError(api::rateLimited(decision.retryAfterSeconds));
+  admitted(exchange);
+}
+
+void Gateway::refuse(const std::shared_ptr<Exchange>& exchange, int retryAfterSeconds) {
+  Exchange& ex = *exchange;
+  const RequestInfo& req = ex.request();
+  const Route r = route(req.method, req.target, services_.config->routePrefix);
+  const auto error = api::rateLimited(retryAfterSeconds);
+  if (r.label.substr(0, 12) == "/v1/messages")
+    http::respondAnthropicError(ex, error);
+  else
+    http::respondError(ex, error);
+}
+
+void Gateway::admitted(const std::shared_ptr<Exchange>& exchange) {
+  Exchange& ex = *exchange;
+  const RequestInfo& req = ex.request();
+  const config::Config& cfg = *services_.config;
+  const Route r = route(req.method, req.target, cfg.routePrefix);
+  const bool anthropic = r.label.substr(0, 12) == "/v1/messages";
+  auto respondError = [&ex, anthropic](const api::ApiError& error) {
+    if (anthropic)
+      http::respondAnthropicError(ex, error);
+    else
+      http::respondError(ex, error);
+  };
 
   const bool adminRoute = r.id == RouteId::kAdminAccounts || r.id == RouteId::kAdminAccount ||
                           r.id == RouteId::kAdminAccountEnable ||

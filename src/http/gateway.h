@@ -25,6 +25,7 @@ struct GatewayServices {
   const config::Config* config = nullptr;
   obs::Metrics* metrics = nullptr;
   RateLimiter* rateLimiter = nullptr;
+  SharedRateLimit* sharedRateLimit = nullptr;  // REDIS_URL: the fleet's; else none
   const IpBlockList* blockList = nullptr;
   const ApiKeyAuth* apiAuth = nullptr;
   long modelsCreated = 0;                  // "created" of every model in /v1/models
@@ -44,6 +45,8 @@ struct GatewayRoutes {
   std::function<void(const std::shared_ptr<Exchange>&, int64_t id)> adminEnable;
   std::function<void(const std::shared_ptr<Exchange>&, int64_t id)> adminDisable;
   std::function<void(const std::shared_ptr<Exchange>&, int64_t id)> adminTest;
+  // Runs a function on this worker's thread (answers of shared services come back through it).
+  std::function<void(std::function<void()>)> post;
 };
 
 class Gateway final : public Handler {
@@ -52,6 +55,10 @@ class Gateway final : public Handler {
   void handle(const std::shared_ptr<Exchange>& exchange) override;
 
  private:
+  // Everything after the rate limit: auth and the routes.
+  void admitted(const std::shared_ptr<Exchange>& exchange);
+  void refuse(const std::shared_ptr<Exchange>& exchange, int retryAfterSeconds);
+
   const GatewayServices& services_;
   GatewayRoutes routes_;
   ApiKeyAuth adminAuth_;

@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -69,6 +70,18 @@ class RateLimiter {
   int limit_;
   SteadyTime epoch_;
   std::array<Shard, kShards> shards_;
+};
+
+// The rate limit shared by a fleet (fleet/rate_limit.h): the same window, counted in Redis for
+// every instance. `done` runs once, on any thread: with the decision, or with nothing when the
+// shared store did not answer (the instance's own RateLimiter decides then).
+class SharedRateLimit {
+ public:
+  virtual ~SharedRateLimit() = default;
+  // Whether asking is worth it now (the store is reachable).
+  virtual bool available() const = 0;
+  virtual void check(std::string_view ip,
+                     std::function<void(std::optional<RateLimiter::Decision>)> done) = 0;
 };
 
 // API_SECRET keys; `Authorization: Bearer <key>` or the bare key. Every configured key is

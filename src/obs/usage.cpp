@@ -41,10 +41,20 @@ void UsageLedger::load(const std::vector<UsageRow>& rows) {
   }
 }
 
+void UsageLedger::showShared(std::string_view day, const std::vector<UsageRow>& rows) {
+  std::lock_guard lock(mutex_);
+  shared_ = true;
+  for (auto it = sharedRows_.begin(); it != sharedRows_.end();)
+    it = std::get<0>(it->first) == day ? sharedRows_.erase(it) : std::next(it);
+  for (const auto& r : rows)
+    if (sharedRows_.size() < kMaxRows)
+      sharedRows_[Key{r.day, r.key, r.model}] = {r.requests, r.promptTokens, r.completionTokens};
+}
+
 std::vector<UsageRow> UsageLedger::rows(std::string_view from, std::string_view to) const {
   std::lock_guard lock(mutex_);
   std::vector<UsageRow> out;
-  for (const auto& [k, c] : rows_) {
+  for (const auto& [k, c] : shared_ ? sharedRows_ : rows_) {
     const auto& [day, key, model] = k;
     if (!from.empty() && day < from) continue;
     if (!to.empty() && day > to) continue;
@@ -69,7 +79,7 @@ void UsageLedger::render(std::string& out) const {
   std::map<std::pair<std::string, std::string>, Counts> totals;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [k, c] : rows_) {
+    for (const auto& [k, c] : shared_ ? sharedRows_ : rows_) {
       Counts& t = totals[{std::get<1>(k), std::get<2>(k)}];
       t.requests += c.requests;
       t.prompt += c.prompt;

@@ -44,6 +44,10 @@ class UsageLedger {
   std::vector<UsageRow> rows(std::string_view from, std::string_view to) const;
   // The rows changed since the last call, with their totals.
   std::vector<UsageRow> takeChanged();
+  // A fleet (REDIS_URL): what every instance counted for `day`, read back from the shared store.
+  // From the first call on, rows() and render() show the fleet's totals instead of this
+  // instance's (which still go to the store through takeChanged()).
+  void showShared(std::string_view day, const std::vector<UsageRow>& rows);
   // `qodo2api_usage_requests_total` and `qodo2api_usage_tokens_total`, with HELP and TYPE:
   // every row's totals summed over days, per key and model.
   void render(std::string& out) const;
@@ -58,6 +62,8 @@ class UsageLedger {
   mutable std::mutex mutex_;
   std::map<Key, Counts, std::less<>> rows_;
   std::set<Key> changed_;
+  bool shared_ = false;
+  std::map<Key, Counts, std::less<>> sharedRows_;  // the fleet's, when shared_
 };
 
 }  // namespace obs

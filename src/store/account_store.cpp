@@ -278,8 +278,8 @@ Status AccountStore::insert(const StoredAccount& a, int64_t* id) {
   Statement add(db_.get(),
                 "INSERT INTO accounts (api_key, refresh_token, original_token_hash, state,"
                 " cooldown_until, last_error, requests, failures, last_used, created_at, kind,"
-                " models, default_model, base_url, quota_limit, quota_remaining, quota_reset)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                " models, default_model, base_url, quota_limit, quota_remaining, quota_reset, id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0))");
   if (!add.prepared()) {
     return fail(add.prepareCode(), "cannot add account");
   }
@@ -300,6 +300,7 @@ Status AccountStore::insert(const StoredAccount& a, int64_t* id) {
   add.bind(15, a.quotaLimit);
   add.bind(16, a.quotaRemaining);
   add.bind(17, a.quotaReset);
+  add.bind(18, a.id);
   code = add.step();
   if (code != SQLITE_DONE) {
     return fail(code, "cannot add account");
@@ -320,6 +321,10 @@ Status AccountStore::write(const WriteBatch& batch) {
   Transaction tx(db_.get());
   if (tx.begun() != SQLITE_OK) {
     return fail(tx.begun(), "cannot save accounts");
+  }
+  if (batch.replaceAll) {
+    Statement clear(db_.get(), "DELETE FROM accounts");
+    if (int code = clear.step(); code != SQLITE_DONE) return fail(code, "cannot save accounts");
   }
   Statement upsert(db_.get(),
                    "INSERT INTO accounts (id, api_key, refresh_token, original_token_hash, state,"

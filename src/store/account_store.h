@@ -46,11 +46,12 @@ struct Removal {
   int64_t removedAt = 0;
 };
 
-// Changes written together in one transaction.
+// Changes written together in one transaction. A removal with an empty hash leaves no tombstone.
 struct WriteBatch {
   std::vector<StoredAccount> upserts;  // by id; rows with id 0 are ignored
   std::vector<Removal> removals;
-  bool empty() const { return upserts.empty() && removals.empty(); }
+  bool replaceAll = false;  // the upserts are every account: rows not among them go (no tombstone)
+  bool empty() const { return upserts.empty() && removals.empty() && !replaceAll; }
 };
 
 struct Options {
@@ -70,8 +71,8 @@ class AccountStore {
   Status loadAll(std::vector<StoredAccount>* out);
   Status loadTombstones(std::vector<std::string>* originalTokenHashes);
 
-  // Inserts a new account (its id is assigned here) and lifts any tombstone on its hash: an admin
-  // adding a token back overrides an earlier deletion.
+  // Inserts a new account (its id is assigned here unless the row has one: a fleet id) and lifts
+  // any tombstone on its hash: an admin adding a token back overrides an earlier deletion.
   Status insert(const StoredAccount& account, int64_t* id);
 
   Status write(const WriteBatch& batch);

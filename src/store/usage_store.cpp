@@ -32,7 +32,7 @@ Status SqliteUsageStore::load(std::vector<obs::UsageRow>* out) {
   return code == SQLITE_DONE ? Status() : fail(code, "cannot read");
 }
 
-Status SqliteUsageStore::save(const std::vector<obs::UsageRow>& rows) {
+Status SqliteUsageStore::saveNow(const std::vector<obs::UsageRow>& rows) {
   if (rows.empty()) return {};
   Transaction tx(db_);
   if (tx.begun() != SQLITE_OK) return fail(tx.begun(), "cannot save");

@@ -1,10 +1,11 @@
 // Where usage totals live between restarts (SPEC.md §13): one row per day, client key name and
-// model. An interface, so a fleet store (Redis, issue 13) can hold them instead; the SQLite one
-// is a table in the accounts database, used from the control thread only.
+// model. An interface with two implementations: this SQLite one (a table in the accounts
+// database, used from the control thread only) and the fleet's in Redis (fleet/usage_store.h).
 #pragma once
 
 #include <sqlite3.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,9 +18,11 @@ namespace store {
 class UsageStore {
  public:
   virtual ~UsageStore() = default;
+  // The totals this instance counts from (added to what it counts from now on).
   virtual Status load(std::vector<obs::UsageRow>* out) = 0;
-  // The rows' totals replace what is stored for their (day, key, model).
-  virtual Status save(const std::vector<obs::UsageRow>& rows) = 0;
+  // Stores the rows' totals for their (day, key, model) — this instance's totals, as the ledger
+  // counts them. `done` runs once, on the caller's thread; a failed save is offered again.
+  virtual void save(std::vector<obs::UsageRow> rows, std::function<void(Status)> done) = 0;
 };
 
 class SqliteUsageStore final : public UsageStore {
@@ -29,7 +32,11 @@ class SqliteUsageStore final : public UsageStore {
   static Status open(sqlite3* db, std::unique_ptr<SqliteUsageStore>* out);
 
   Status load(std::vector<obs::UsageRow>* out) override;
-  Status save(const std::vector<obs::UsageRow>& rows) override;
+  void save(std::vector<obs::UsageRow> rows, std::function<void(Status)> done) override {
+    done(saveNow(rows));
+  }
+  // The rows' totals replace what is stored for their (day, key, model).
+  Status saveNow(const std::vector<obs::UsageRow>& rows);
 
  private:
   explicit SqliteUsageStore(sqlite3* db) : db_(db) {}

@@ -17,8 +17,8 @@ TEST(UsageStore, SavesAndLoadsTotals) {
     ASSERT_TRUE(store::AccountStore::open({dir.string()}, &accounts).ok());
     std::unique_ptr<store::SqliteUsageStore> usage;
     ASSERT_TRUE(store::SqliteUsageStore::open(accounts->handle(), &usage).ok());
-    ASSERT_TRUE(usage->save({{"2026-12-01", "alice", "gpt-4o", 2, 30, 12}}).ok());
-    ASSERT_TRUE(usage->save({{"2026-12-01", "alice", "gpt-4o", 3, 40, 13},
+    ASSERT_TRUE(usage->saveNow({{"2026-12-01", "alice", "gpt-4o", 2, 30, 12}}).ok());
+    ASSERT_TRUE(usage->saveNow({{"2026-12-01", "alice", "gpt-4o", 3, 40, 13},
                              {"2026-12-02", "bob", "o1", 1, 2, 3}})
                     .ok());
   }
