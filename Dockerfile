@@ -14,7 +14,7 @@ RUN scripts/install-deps && \
 FROM debian:12-slim
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
       ca-certificates curl libcurl4 libsqlite3-0 libspdlog1.10 libfmt9 libpcre2-8-0 \
-      libboost-json1.81.0 libboost-url1.81.0 libboost-system1.81.0 tzdata && \
+      libboost-json1.81.0 libboost-url1.81.0 libboost-system1.81.0 libhiredis0.14 tzdata && \
     rm -rf /var/lib/apt/lists/* && \
     useradd --system --uid 10001 --home /app/qodo2api qodo && \
     mkdir -p /app/qodo2api/data && chown -R qodo /app/qodo2api && chmod 700 /app/qodo2api/data

@@ -175,9 +175,22 @@ void TokenRefresher::onLease(int64_t id, LeaseAnswer answer) {
       startExchange(id, answer.fence,
                     answer.refreshToken.empty() ? account->refreshToken : answer.refreshToken);
       return;
-    case LeaseAnswer::Kind::kNoFleet:
+    case LeaseAnswer::Kind::kNoFleet: {
+      // The fleet cannot say who exchanges (Redis is away). A refresh token may rotate, so two
+      // instances exchanging it alone could spoil it for each other: while the access token
+      // still has a minute, wait for Redis; only an expiring or refused one is exchanged here.
+      const auto left = account->accessExpiry ? *account->accessExpiry - options_.clock()
+                                              : accounts::Clock::duration::zero();
+      if (e.waiters.empty() && hasValidToken(*account, options_.clock()) &&
+          left > std::chrono::minutes(1)) {
+        e.exchanging = false;
+        schedule(id, std::min(std::chrono::duration_cast<milliseconds>(left / 2),
+                              milliseconds(5000)));
+        return;
+      }
       startExchange(id, 0, account->refreshToken);
       return;
+    }
     case LeaseAnswer::Kind::kBusy:
       // Another instance is exchanging: its result arrives through the fleet; ask again then.
       e.exchanging = false;

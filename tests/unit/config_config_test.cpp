@@ -207,3 +207,38 @@ TEST(Config, ApiSecretEntriesMayNameTheirKeysAndModelAliasesAreRules) {
   EXPECT_FALSE(bad.config);
   EXPECT_NE(bad.error.find("MODEL_ALIASES"), std::string::npos);
 }
+
+TEST(RedisUrl, ParsesHostPortCredentialsAndDatabase) {
+  std::string error;
+  auto t = config::parseRedisUrl("redis://user:pa%40ss@cache.internal:6380/3", &error);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->host, "cache.internal");
+  EXPECT_EQ(t->port, 6380);
+  EXPECT_EQ(t->user, "user");
+  EXPECT_EQ(t->password, "pa@ss");
+  EXPECT_EQ(t->db, 3);
+
+  t = config::parseRedisUrl("redis://127.0.0.1", &error);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->port, 6379);
+  EXPECT_EQ(t->db, 0);
+  EXPECT_TRUE(t->password.empty());
+
+  // A password alone (redis://:secret@host or redis://secret@host) is AUTH with the password.
+  t = config::parseRedisUrl("redis://:s3cret@h:1", &error);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->password, "s3cret");
+  EXPECT_TRUE(t->user.empty());
+}
+
+TEST(RedisUrl, RefusesWhatCannotWorkWithoutEchoingThePassword) {
+  std::string error;
+  EXPECT_FALSE(config::parseRedisUrl("rediss://u:topsecret@h:6379", &error));
+  EXPECT_NE(error.find("rediss://"), std::string::npos);
+  EXPECT_EQ(error.find("topsecret"), std::string::npos);
+  EXPECT_FALSE(config::parseRedisUrl("http://h:6379", &error));
+  EXPECT_FALSE(config::parseRedisUrl("redis://h:6379/x", &error));
+  EXPECT_FALSE(config::parseRedisUrl("redis://:pw@h:0", &error));
+  EXPECT_EQ(error.find("pw"), std::string::npos);
+  EXPECT_FALSE(config::parseRedisUrl("not a url", &error));
+}
