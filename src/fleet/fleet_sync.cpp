@@ -286,8 +286,9 @@ void FleetSync::registerAll(std::function<void(bool)> next) {
             dirty_.insert(id);
           }
         }
-        // Accounts that changed id after the token refresher started need a new schedule.
-        if (synced_once_ && onNewAccount_)
+        // Accounts under a new id need their own refresh schedule (harmless before the token
+        // refresher's start, which joins an exchange under way).
+        if (onNewAccount_)
           for (const auto& [from, to] : renumber)
             if (to != 0) onNewAccount_(to);
         next(true);
@@ -321,7 +322,6 @@ void FleetSync::loadAll(std::function<void(bool)> next) {
                 synced_.erase(id);
                 pool_.remove(id);
               }
-              synced_once_ = true;
               next(true);
             });
 }
@@ -344,7 +344,7 @@ void FleetSync::applyFields(int64_t id, const Fields& fields) {
   synced_[id] = fields;
   Account shared = accountFrom(id, merged);
   pool_.applyShared(shared);
-  if (!local && onNewAccount_ && synced_once_) onNewAccount_(id);
+  if (!local && onNewAccount_) onNewAccount_(id);
 }
 
 void FleetSync::accountChanged(int64_t id) {

@@ -127,7 +127,6 @@ class FleetSync final : public accounts::PoolObserver, public accounts::FleetCoo
   std::map<int64_t, std::string> leases_;  // held leases: id → value
   bool catchingUp_ = false;
   bool catchUpAgain_ = false;
-  bool synced_once_ = false;
   uint64_t seq_ = 0;
 
   std::atomic<bool> up_{false};

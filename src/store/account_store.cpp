@@ -326,52 +326,7 @@ Status AccountStore::write(const WriteBatch& batch) {
     Statement clear(db_.get(), "DELETE FROM accounts");
     if (int code = clear.step(); code != SQLITE_DONE) return fail(code, "cannot save accounts");
   }
-  Statement upsert(db_.get(),
-                   "INSERT INTO accounts (id, api_key, refresh_token, original_token_hash, state,"
-                   " cooldown_until, last_error, requests, failures, last_used, created_at,"
-                   " kind, models, default_model, base_url, quota_limit, quota_remaining,"
-                   " quota_reset)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                   " ON CONFLICT(id) DO UPDATE SET api_key = excluded.api_key,"
-                   " refresh_token = excluded.refresh_token, state = excluded.state,"
-                   " cooldown_until = excluded.cooldown_until, last_error = excluded.last_error,"
-                   " requests = excluded.requests, failures = excluded.failures,"
-                   " last_used = excluded.last_used, kind = excluded.kind,"
-                   " models = excluded.models, default_model = excluded.default_model,"
-                   " base_url = excluded.base_url, quota_limit = excluded.quota_limit,"
-                   " quota_remaining = excluded.quota_remaining,"
-                   " quota_reset = excluded.quota_reset");
-  if (!upsert.prepared()) {
-    return fail(upsert.prepareCode(), "cannot save accounts");
-  }
-  for (const auto& a : batch.upserts) {
-    if (a.id == 0) {
-      continue;
-    }
-    upsert.reset();
-    upsert.bind(1, a.id);
-    upsert.bind(2, a.apiKey);
-    upsert.bind(3, a.refreshToken);
-    upsert.bind(4, a.originalTokenHash);
-    upsert.bind(5, a.state);
-    upsert.bind(6, a.cooldownUntil);
-    upsert.bind(7, a.lastError);
-    upsert.bind(8, a.requests);
-    upsert.bind(9, a.failures);
-    upsert.bind(10, a.lastUsed);
-    upsert.bind(11, a.createdAt);
-    upsert.bind(12, a.kind);
-    upsert.bind(13, a.models);
-    upsert.bind(14, a.defaultModel);
-    upsert.bind(15, a.baseUrl);
-    upsert.bind(16, a.quotaLimit);
-    upsert.bind(17, a.quotaRemaining);
-    upsert.bind(18, a.quotaReset);
-    int code = upsert.step();
-    if (code != SQLITE_DONE) {
-      return fail(code, "cannot save accounts");
-    }
-  }
+  // Removals first: an account a fleet gave a new id may still hold its hash under the old one.
   Statement remove(db_.get(), "DELETE FROM accounts WHERE id = ?");
   Statement tombstone(db_.get(),
                       "INSERT INTO removed_accounts (original_token_hash, removed_at)"
@@ -400,6 +355,58 @@ Status AccountStore::write(const WriteBatch& batch) {
     if (code != SQLITE_DONE) {
       return fail(code, "cannot remove account");
     }
+  }
+  Statement upsert(db_.get(),
+                   "INSERT INTO accounts (id, api_key, refresh_token, original_token_hash, state,"
+                   " cooldown_until, last_error, requests, failures, last_used, created_at,"
+                   " kind, models, default_model, base_url, quota_limit, quota_remaining,"
+                   " quota_reset)"
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                   " ON CONFLICT(id) DO UPDATE SET api_key = excluded.api_key,"
+                   " refresh_token = excluded.refresh_token, state = excluded.state,"
+                   " cooldown_until = excluded.cooldown_until, last_error = excluded.last_error,"
+                   " requests = excluded.requests, failures = excluded.failures,"
+                   " last_used = excluded.last_used, kind = excluded.kind,"
+                   " models = excluded.models, default_model = excluded.default_model,"
+                   " base_url = excluded.base_url, quota_limit = excluded.quota_limit,"
+                   " quota_remaining = excluded.quota_remaining,"
+                   " quota_reset = excluded.quota_reset");
+  if (!upsert.prepared()) {
+    return fail(upsert.prepareCode(), "cannot save accounts");
+  }
+  Statement lift(db_.get(), "DELETE FROM removed_accounts WHERE original_token_hash = ?");
+  if (!lift.prepared()) return fail(lift.prepareCode(), "cannot save accounts");
+  for (const auto& a : batch.upserts) {
+    if (a.id == 0) {
+      continue;
+    }
+    upsert.reset();
+    upsert.bind(1, a.id);
+    upsert.bind(2, a.apiKey);
+    upsert.bind(3, a.refreshToken);
+    upsert.bind(4, a.originalTokenHash);
+    upsert.bind(5, a.state);
+    upsert.bind(6, a.cooldownUntil);
+    upsert.bind(7, a.lastError);
+    upsert.bind(8, a.requests);
+    upsert.bind(9, a.failures);
+    upsert.bind(10, a.lastUsed);
+    upsert.bind(11, a.createdAt);
+    upsert.bind(12, a.kind);
+    upsert.bind(13, a.models);
+    upsert.bind(14, a.defaultModel);
+    upsert.bind(15, a.baseUrl);
+    upsert.bind(16, a.quotaLimit);
+    upsert.bind(17, a.quotaRemaining);
+    upsert.bind(18, a.quotaReset);
+    int code = upsert.step();
+    if (code != SQLITE_DONE) {
+      return fail(code, "cannot save accounts");
+    }
+    // An account that exists is not deleted (a fleet added it back under a new id).
+    lift.reset();
+    lift.bind(1, a.originalTokenHash);
+    if (code = lift.step(); code != SQLITE_DONE) return fail(code, "cannot save accounts");
   }
   int code = tx.commit();
   if (code != SQLITE_OK) {

@@ -112,6 +112,39 @@ TEST_F(StoreTest, RemovalLeavesATombstoneThatAnInsertLifts) {
   EXPECT_TRUE(tombs.empty());
 }
 
+TEST_F(StoreTest, AnAccountMovesToANewIdInOneBatchAndReplaceAllRewritesTheTable) {
+  // A fleet's catch-up: the account deleted under id 1 came back as id 5 (same hash).
+  std::unique_ptr<store::AccountStore> db;
+  ASSERT_TRUE(store::AccountStore::open(options(), &db).ok());
+  int64_t id = 0;
+  ASSERT_TRUE(db->insert(sample("rt-a"), &id).ok());
+  ASSERT_EQ(id, 1);
+  auto moved = sample("rt-a");
+  moved.id = 5;
+  ASSERT_TRUE(db->write({{moved}, {{1, moved.originalTokenHash, 1700000001}}}).ok());
+  std::vector<store::StoredAccount> rows;
+  ASSERT_TRUE(db->loadAll(&rows).ok());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].id, 5);
+  std::vector<std::string> tombs;
+  ASSERT_TRUE(db->loadTombstones(&tombs).ok());
+  EXPECT_TRUE(tombs.empty());  // it exists: not deleted
+
+  // An insert with a fleet id keeps it; replaceAll leaves exactly the rows given.
+  auto b = sample("rt-b");
+  b.id = 9;
+  ASSERT_TRUE(db->insert(b, &id).ok());
+  EXPECT_EQ(id, 9);
+  store::WriteBatch all;
+  all.replaceAll = true;
+  all.upserts = {b};
+  ASSERT_TRUE(db->write(all).ok());
+  rows.clear();
+  ASSERT_TRUE(db->loadAll(&rows).ok());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].id, 9);
+}
+
 TEST_F(StoreTest, CorruptFileIsAnErrorAndIsLeftUntouched) {
   fs::create_directories(dir_ + "/data");
   const std::string path = dir_ + "/data/qodo2api.db";
