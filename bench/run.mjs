@@ -254,6 +254,28 @@ http {
   };
 }
 
+// The same-work baseline (issue 14): nginx relaying the backend's own answer — the request is
+// the Qodo chat body the gateway would send, posted to /v2/chats/chat with an access token from
+// the emulator, and the answer is the Qodo line stream (same bytes, same writes the gateway
+// reads). Only for non-streaming scenarios, where nginx relaying an OpenAI body is not the same
+// work as reading twenty backend writes and aggregating them.
+async function startNginxSameWork(emu) {
+  const sys = await startNginx(emu);
+  const res = await fetch(`${emu.base}/v1/token?key=AIzaBenchKey`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=refresh_token&refresh_token=rt-bench-same',
+  });
+  const { access_token: token } = await res.json();
+  return {
+    ...sys,
+    name: 'same',
+    url: `http://127.0.0.1:${sys.port}/v2/chats/chat`,
+    headers: [`Authorization: Bearer ${token}`],
+    qodo: true,
+  };
+}
+
 // `kind`: 'chats' (QD_COOKIE logins) or 'command' (QODO_API_KEYS, a WebSocket session each answer).
 function gatewayEnv(emu, port, accounts, kind = 'chats') {
   const cookie = Array.from({ length: accounts }, (_, i) => `AIzaBenchKey=rt-bench-${i}`).join(',');
@@ -318,18 +340,19 @@ async function startPortkey(emu) {
 // emulator answers its WebSocket sessions with the same tokens at the same pace.
 const starters = {
   nginx: startNginx,
+  same: startNginxSameWork,
   qodo2api: (emu) => startGateway(emu, 4, 'chats'),
   command: (emu) => startGateway(emu, 4, 'command'),
   portkey: startPortkey,
 };
 // BENCH_SYSTEMS=nginx,qodo2api: some systems only (ratios need nginx in the same run).
-const systems = (process.env.BENCH_SYSTEMS || 'nginx,qodo2api,command,portkey').split(',').filter(Boolean);
+const systems = (process.env.BENCH_SYSTEMS || 'nginx,same,qodo2api,command,portkey').split(',').filter(Boolean);
 
 // ---- load tools -----------------------------------------------------------------------------
 
 async function wrk(sys, script, conns, seconds, extraEnv = {}) {
   const args = ['-t1', `-c${conns}`, `-d${seconds}s`, '--timeout', '30s', '-s', path.join(root, 'bench/wrk', script), sys.url];
-  const env = { BENCH_HEADERS: sys.headers.join('|'), ...extraEnv };
+  const env = { BENCH_HEADERS: sys.headers.join('|'), ...(sys.qodo ? { BENCH_QODO: '1' } : {}), ...extraEnv };
   const envText = Object.entries(env)
     .filter(([, v]) => v)
     .map(([k, v]) => `${k}='${v}'`)
@@ -409,14 +432,14 @@ const scenarios = [
   {
     id: 'nonstream32',
     title: 'Non-streaming, concurrency 32, 20 tokens',
-    events: 20, interval: 0, reps: Q ? 1 : 2,
+    events: 20, interval: 0, reps: Q ? 1 : 2, sameWork: true,
     load: (sys, s) => chat(sys, s, 32, Q ? 3 : 10),
     warm: (sys, s) => chat(sys, s, 32, Q ? 1 : 2),
   },
   {
     id: 'nonstream128',
     title: 'Non-streaming, concurrency 128, 20 tokens',
-    events: 20, interval: 0, reps: Q ? 1 : 2,
+    events: 20, interval: 0, reps: Q ? 1 : 2, sameWork: true,
     load: (sys, s) => chat(sys, s, 128, Q ? 3 : 10),
     warm: (sys, s) => chat(sys, s, 128, Q ? 1 : 2),
   },
@@ -438,10 +461,21 @@ const scenarios = [
   },
   {
     id: 'prompt100k',
-    title: '100 KB prompt, non-streaming, concurrency 8, 20 tokens',
-    events: 20, interval: 0, reps: 1,
-    load: (sys, s) => chat(sys, s, 8, Q ? 3 : 10, { BENCH_PROMPT_BYTES: '102400' }),
-    warm: (sys, s) => chat(sys, s, 8, 1, { BENCH_PROMPT_BYTES: '102400' }),
+    title: 'A new 100 KB prompt every request (cold), non-streaming, concurrency 8, 20 tokens',
+    events: 20, interval: 0, reps: 1, sameWork: true,
+    // Cold: every request's prompt is a text not seen before (the token cache cannot help).
+    load: (sys, s) => chat(sys, s, 8, Q ? 3 : 10, { BENCH_PROMPT_BYTES: '102400', BENCH_VARY: '1' }),
+    warm: (sys, s) => chat(sys, s, 8, 1, { BENCH_PROMPT_BYTES: '102400', BENCH_VARY: '1' }),
+  },
+  {
+    // A chat client resends the whole history every turn: request k on a connection carries
+    // turns 1..k of a conversation growing by 10 KB per turn (20 turns, then again). The same
+    // messages come back again and again: the token cache counts each once.
+    id: 'conversation20',
+    title: 'A conversation growing by one 10 KB turn per request (20 turns), non-streaming, concurrency 8, 20 tokens',
+    events: 20, interval: 0, reps: 1, sameWork: true,
+    load: (sys, s) => chat(sys, s, 8, Q ? 3 : 10, { BENCH_TURNS: '20', BENCH_TURN_BYTES: '10240' }),
+    warm: (sys, s) => chat(sys, s, 8, 1, { BENCH_TURNS: '20', BENCH_TURN_BYTES: '10240' }),
   },
   {
     id: 'long1000',
@@ -599,7 +633,7 @@ async function main() {
     const emu = await startEmulator(s.events, s.interval);
     s.emuPort = emu.port;
     commands.push(`# ${s.id}: backend ${emu.cmd}`);
-    const runs = Object.fromEntries(systems.map((n) => [n, []]));
+    const runs = Object.fromEntries(systems.filter((n) => n !== 'same' || s.sameWork).map((n) => [n, []]));
     try {
       if (s.direct) {
         const direct = { name: 'direct', url: `${emu.base}${kPath}`, headers: [] };
@@ -608,6 +642,7 @@ async function main() {
       }
       for (let rep = 0; rep < s.reps; ++rep) {
         for (const name of systems) {
+          if (name === 'same' && !s.sameWork) continue;
           const r = await measure(name, s, emu);
           runs[name].push(r);
           if (r.load) {

@@ -2,7 +2,10 @@
 -- Environment: BENCH_STREAM (1: "stream":true), BENCH_MODEL (gpt-4o), BENCH_PROMPT_BYTES
 -- (0: "hi"), BENCH_HEADERS ("Name: value|Name: value", e.g. Portkey's routing headers),
 -- BENCH_TOKENS (the emulator's events per answer: every reply must carry exactly
--- "tok0 tok1 ... tok<N-1>"; unset: any text).
+-- "tok0 tok1 ... tok<N-1>"; unset: any text), BENCH_TURNS (N: a conversation growing by one
+-- BENCH_TURN_BYTES turn per request, requests cycling through turns 1..N on each connection),
+-- BENCH_QODO (1: the request is the Qodo chat body the gateway would send, posted to
+-- /v2/chats/chat: the same-work baseline, whose answer is the backend's line stream).
 -- Every reply is checked: status 200, the expected text (its content pieces, in order), and for a
 -- stream the closing `data: [DONE]`. done() prints one line "WRK_JSON {...}" that scripts/bench
 -- reads, with "bad" (replies that failed the check) beside wrk's own error counts.
@@ -26,9 +29,53 @@ for pair in string.gmatch(os.getenv("BENCH_HEADERS") or "", "[^|]+") do
   local name, value = string.match(pair, "^%s*([^:]+):%s*(.-)%s*$")
   if name then wrk.headers[name] = value end
 end
-wrk.body = string.format('{"model":"%s","stream":%s,"messages":[{"role":"user","content":"%s"}]}',
-                         os.getenv("BENCH_MODEL") or "gpt-4o", tostring(stream),
-                         prompt(tonumber(os.getenv("BENCH_PROMPT_BYTES") or "0")))
+local qodo = os.getenv("BENCH_QODO") == "1"
+local model = os.getenv("BENCH_MODEL") or "gpt-4o"
+
+-- The request body for a conversation of `turns` earlier turns (each `turnBytes` long, users
+-- and assistants alternating) followed by the user's `last` message.
+local function body(turns, turnBytes, last)
+  local history = {}
+  for i = 1, turns do
+    local role = (i % 2 == 1) and "user" or "assistant"
+    history[#history + 1] = string.format('{"role":"%s","content":"%d %s"}', role, i, prompt(turnBytes))
+  end
+  if qodo then
+    return string.format('{"max_remote_context":0,"remote_context_tags":[],"max_repo_context":5,' ..
+                         '"task":"","chat_input":"%s","previous_messages":[%s],"user_context":[],' ..
+                         '"repo_context":[],"custom_model":"%s","supports_artifacts":true}',
+                         last, table.concat(history, ","), model)
+  end
+  history[#history + 1] = string.format('{"role":"user","content":"%s"}', last)
+  return string.format('{"model":"%s","stream":%s,"messages":[%s]}', model, tostring(stream),
+                       table.concat(history, ","))
+end
+
+-- BENCH_VARY=1: every request's prompt starts with its own number, so no two are the same text
+-- (a cold prompt: nothing of it was counted before).
+local vary = os.getenv("BENCH_VARY") == "1"
+local turns = tonumber(os.getenv("BENCH_TURNS") or "0")
+local turnBytes = tonumber(os.getenv("BENCH_TURN_BYTES") or "10240")
+wrk.body = body(0, 0, prompt(tonumber(os.getenv("BENCH_PROMPT_BYTES") or "0")))
+
+-- A growing conversation: request k on a connection carries turns 1..(k mod N), as a chat client
+-- resends the whole history every turn.
+local bodies = {}
+local nextBody = 0
+if vary then
+  local text = prompt(tonumber(os.getenv("BENCH_PROMPT_BYTES") or "0"))
+  local serial = 0
+  request = function()
+    serial = serial + 1
+    return wrk.format(nil, nil, nil, body(0, 0, tostring(serial) .. " " .. tostring(math.random(1000000000)) .. " " .. text))
+  end
+elseif turns > 0 then
+  for t = 1, turns do bodies[t] = body(t - 1, turnBytes, "question " .. t) end
+  request = function()
+    nextBody = nextBody % turns + 1
+    return wrk.format(nil, nil, nil, bodies[nextBody])
+  end
+end
 
 local expected = nil
 local tokens = tonumber(os.getenv("BENCH_TOKENS") or "")
