@@ -1,6 +1,7 @@
 #include "api/json_text.h"
 
 #include <charconv>
+#include <cstring>
 #include <cstdint>
 
 namespace api {
@@ -11,6 +12,29 @@ constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
 // 1 for bytes that must be escaped or start a multi-byte sequence; lets the common case (plain
 // ASCII) be copied in runs instead of byte by byte.
 constexpr bool needsCare(unsigned char c) { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80; }
+
+// Whether any of the 8 bytes of `w` needs care, all at once (SWAR: each test is exact about
+// whether some byte matches, which is all a skip needs).
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighs = 0x8080808080808080ULL;
+constexpr bool anyZeroByte(uint64_t v) { return ((v - kOnes) & ~v & kHighs) != 0; }
+constexpr bool anyNeedsCare(uint64_t w) {
+  const bool control = ((w - kOnes * 0x20) & ~w & kHighs) != 0;  // a byte below 0x20
+  return control || (w & kHighs) != 0 || anyZeroByte(w ^ (kOnes * '"')) ||
+         anyZeroByte(w ^ (kOnes * '\\'));
+}
+
+// The first position at or after `i` whose byte needs care, or `n`.
+size_t plainRunEnd(const unsigned char* p, size_t i, size_t n) {
+  while (i + 8 <= n) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    if (anyNeedsCare(w)) break;
+    i += 8;
+  }
+  while (i < n && !needsCare(p[i])) ++i;
+  return i;
+}
 
 // Length of the well-formed UTF-8 sequence starting at p (RFC 3629: no overlongs, no
 // surrogates, nothing above U+10FFFF), or 0 when it is not one.
@@ -40,9 +64,9 @@ void appendJsonEscaped(std::string& out, std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
   size_t i = 0;
+  out.reserve(out.size() + n + 2);
   while (i < n) {
-    size_t run = i;
-    while (run < n && !needsCare(p[run])) ++run;
+    const size_t run = plainRunEnd(p, i, n);
     out.append(text.data() + i, run - i);
     i = run;
     if (i == n) break;

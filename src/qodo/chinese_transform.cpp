@@ -1,6 +1,7 @@
 #include "qodo/chinese_transform.h"
 
 #include <cstdint>
+#include <cstring>
 
 namespace qodo {
 
@@ -42,8 +43,18 @@ bool containsCjk(std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
   for (size_t i = 0; i < n;) {
+    // Every CJK block lies at U+1100 or above: three- and four-byte sequences only, whose lead
+    // bytes are 0xE0 and above. Eight bytes without one are skipped at once (a byte has bits
+    // 7, 6 and 5 set exactly when it is 0xE0 or above).
+    if (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if ((w & (w << 1) & (w << 2) & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     const unsigned char c = p[i];
-    // Every CJK block lies at U+1100 or above: three- and four-byte sequences only.
     if (c < 0xE0) {
       ++i;
       continue;

@@ -92,3 +92,18 @@ TEST(ChineseTransform, EnglishConversationsAreNotSelected) {
 }
 
 }  // namespace
+
+// Eight bytes without a three- or four-byte lead are skipped at once: a Han character found at
+// every position of a long Latin text, and none found in long texts of two-byte letters.
+TEST(ContainsCjk, FindsOneHanCharacterAtEveryPositionOfALongText) {
+  const std::string latin(37, 'x');
+  for (size_t at = 0; at <= latin.size(); ++at) {
+    std::string text = latin;
+    text.insert(at, "\xE4\xB8\xAD");  // 中
+    EXPECT_TRUE(containsCjk(text)) << at;
+    text = latin;
+    text.insert(at, "\xC3\xA9\xD0\x96");  // é Ж
+    EXPECT_FALSE(containsCjk(text)) << at;
+  }
+  EXPECT_FALSE(containsCjk(std::string(1000, 'a') + "\xE4\xB8"));  // cut short at the end
+}
