@@ -136,7 +136,7 @@ function microTables(micro) {
   for (const b of micro.benchmarks) {
     const rate = b.bytes_per_second ? `${(b.bytes_per_second / 1e6).toFixed(1)} MB/s` : b.items_per_second ? `${(b.items_per_second / 1e6).toFixed(2)} M/s` : '';
     rows.push(`| ${b.name}${b.label ? ` (${b.label})` : ''} | ${b.cpu_time.toFixed(b.cpu_time < 10 ? 1 : 0)} ${b.time_unit} | ${rate} |`);
-    const m = b.name.match(/^(countTokens|encode)\/(\d)\/(\d)$/);
+    const m = b.name.match(/^(countTokens|encode|countTokensRegex)\/(\d)\/(\d)$/);
     if (m) {
       const enc = ['cl100k_base', 'o200k_base'][Number(m[2])];
       const text = ['english', 'chinese', 'code'][Number(m[3])];
@@ -144,10 +144,12 @@ function microTables(micro) {
       tok[`${enc}/${text}`][m[1]] = b.bytes_per_second / 1e6;
     }
   }
-  const t = ['| encoding / text | C++ encode MB/s | C++ countTokens MB/s | JS tiktoken (WASM) MB/s | C++ encode ÷ JS |', '|---|---|---|---|---|'];
+  const t = ['| encoding / text | C++ encode MB/s | C++ countTokens MB/s | previous (PCRE2 pre-tokenizer) countTokens MB/s | countTokens ÷ previous | npm tiktoken (WASM) MB/s | npm gpt-tokenizer MB/s | C++ encode ÷ fastest npm |', '|---|---|---|---|---|---|---|---|'];
   for (const [key, v] of Object.entries(tok)) {
-    const js = micro.js?.[key];
-    t.push(`| ${key} | ${f(v.encode)} | ${f(v.countTokens)} | ${f(js)} | ${rx(ratio(v.encode, js))} |`);
+    const tiktoken = micro.js?.tiktoken?.[key];
+    const gpt = micro.js?.['gpt-tokenizer']?.[key];
+    const fastest = Math.max(tiktoken ?? 0, gpt ?? 0);
+    t.push(`| ${key} | ${f(v.encode)} | ${f(v.countTokens)} | ${f(v.countTokensRegex)} | ${rx(ratio(v.countTokens, v.countTokensRegex))} | ${f(tiktoken)} | ${f(gpt)} | ${rx(ratio(v.encode, fastest))} |`);
   }
   return { relay: rows.join('\n'), tokenizer: t.join('\n'), tok };
 }
@@ -223,18 +225,34 @@ function targets({ results: R, startup, startupCommand, micro, microT }) {
     const measured = added < 0 ? `≤ 0 ms (${p99}: within the noise)` : `${f(added, 3)} ms (${p99})`;
     add('added latency to first token, 1 stream, p99 ≤ 1 ms', added <= 1, measured, `${f(Math.abs(1 - Math.max(added, 0)), 3)} ms ${added <= 1 ? 'under' : 'over'}`);
   }
-  // 6. Tokenizer against JS tiktoken.
+  // 6. Tokenizer against the npm tokenizers (issue 6: tiktoken; issue 14: every one), and
+  //    against the previous PCRE2 pre-tokenizer in the same run (issue 14: ≥ 2.5×).
   if (microT?.tok && micro?.js) {
+    for (const pkg of Object.keys(micro.js)) {
+      let worst = Infinity;
+      let worstKey = '';
+      for (const [key, v] of Object.entries(microT.tok)) {
+        const r = ratio(v.encode, micro.js[pkg][key]);
+        if (r < worst) {
+          worst = r;
+          worstKey = key;
+        }
+      }
+      add(`tokenizer ahead of npm ${pkg} on every text`, worst >= 1, `slowest ratio ${rx(worst)} (${worstKey})`, worst >= 1 ? '' : `${f((1 - worst) * 100, 0)} % slower`);
+    }
+  }
+  if (microT?.tok) {
     let worst = Infinity;
     let worstKey = '';
     for (const [key, v] of Object.entries(microT.tok)) {
-      const r = ratio(v.encode, micro.js[key]);
+      const r = ratio(v.countTokens, v.countTokensRegex);
       if (r < worst) {
         worst = r;
         worstKey = key;
       }
     }
-    add('tokenizer ≥ JS tiktoken (WASM) on every text', worst >= 1, `slowest ratio ${rx(worst)} (${worstKey})`, worst >= 1 ? '' : `${f((1 - worst) * 100, 0)} % slower`);
+    if (Number.isFinite(worst))
+      add('tokenizer ≥ 2.5× the previous one (PCRE2 pre-tokenizer) on English, Chinese and code', worst >= 2.5, `slowest ratio ${rx(worst)} (${worstKey})`, worst >= 2.5 ? '' : `${f(worst / 2.5, 2)} of the bound`);
   }
   // 7. Start-up.
   if (startup?.length) {
@@ -316,7 +334,7 @@ export function report({ results, startup, startupCommand, micro, notes, command
     lines.push('');
   }
   if (micro) {
-    lines.push('## Micro-benchmarks (build/micro_bench)', '', microT.relay, '', '### Tokenizer against the JS `tiktoken` package, same texts, same run', '', microT.tokenizer, '');
+    lines.push('## Micro-benchmarks (build/micro_bench)', '', microT.relay, '', '### Tokenizer against the previous one and the npm tokenizers, same texts, same run', '', microT.tokenizer, '');
   }
   if (startup?.length) lines.push('## Start-up', '', `Spawn to \`/readyz\` 200 with 10 accounts: ${startup.map((x) => `${f(x)} ms`).join(', ')}.`, '');
   if (startupCommand?.length) lines.push(`With 10 command accounts (get-things each): ${startupCommand.map((x) => `${f(x)} ms`).join(', ')}.`, '');

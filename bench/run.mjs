@@ -577,10 +577,11 @@ async function microBench() {
   if (fs.existsSync(path.join(root, 'scripts/tokenizer/node_modules/tiktoken'))) {
     commands.push('node scripts/tokenizer/bench.mjs');
     const t = await run(process.execPath, [mjs], { timeoutMs: 300000 });
+    // js[package][encoding/text] = MB/s (tiktoken, gpt-tokenizer).
     js = {};
     for (const line of t.out.split('\n')) {
-      const m = line.match(/^(\w+) (\w+)\s+\d+ bytes \d+ tokens\s+([\d.]+) MB\/s/);
-      if (m) js[`${m[1]}/${m[2]}`] = Number(m[3]);
+      const m = line.match(/^(\S+) (\w+) (\w+) \d+ bytes \d+ tokens ([\d.]+) MB\/s/);
+      if (m) (js[m[1]] ??= {})[`${m[2]}/${m[3]}`] = Number(m[4]);
     }
   } else {
     notes.push('npm tiktoken not installed: the tokenizer comparison with JS is skipped.');

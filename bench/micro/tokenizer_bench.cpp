@@ -3,6 +3,7 @@
 // Part of micro_bench (bench/CMakeLists.txt); scripts/bench runs both and compares.
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "tokenizer/byte_pair.h"
+#include "tokenizer/piece_splitter.h"
+#include "tokenizer/rank_data.h"
+#include "tokenizer/rank_table.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
@@ -69,8 +74,65 @@ void encode(benchmark::State& state) {
   state.SetLabel(kKindNames[state.range(1)]);
 }
 
+// The previous tokenizer, for a same-run comparison (issue 14): the PCRE2 pre-tokenizer
+// (tiktoken's regex, JIT-compiled) and the same byte-pair merging, counting as countTokens does.
+size_t countWithRegex(Encoding encoding, const std::string& input) {
+  using namespace tokenizer::detail;
+  static const RankTable cl100k(cl100kBaseRanks());
+  static const RankTable o200k(o200kBaseRanks());
+  static const PieceSplitter cl100kSplitter(Encoding::kCl100kBase);
+  static const PieceSplitter o200kSplitter(Encoding::kO200kBase);
+  const bool cl = encoding == Encoding::kCl100kBase;
+  const RankTable& ranks = cl ? cl100k : o200k;
+  BytePairMerger merger(ranks);
+  PieceSplitter::Cursor cursor(cl ? cl100kSplitter : o200kSplitter, input);
+  std::string_view piece;
+  size_t count = 0;
+  while (cursor.next(piece)) {
+    if (piece.size() == 1 || ranks.rank(piece) != RankTable::kNoRank)
+      ++count;
+    else
+      count += merger.split(piece).size() - 1;
+  }
+  return count;
+}
+
+void countTokensRegex(benchmark::State& state) {
+  const auto encoding = static_cast<Encoding>(state.range(0));
+  const std::string& input = text(static_cast<int>(state.range(1)));
+  for (auto _ : state) benchmark::DoNotOptimize(countWithRegex(encoding, input));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * input.size()));
+  state.SetLabel(kKindNames[state.range(1)]);
+}
+
+// The two, interleaved within each iteration so the machine's noise falls on both alike:
+// counter `speedup` = time of the previous tokenizer ÷ time of today's, same text, same run.
+void countTokensSpeedup(benchmark::State& state) {
+  const auto encoding = static_cast<Encoding>(state.range(0));
+  const std::string& input = text(static_cast<int>(state.range(1)));
+  tokenizer::warmUp();
+  if (tokenizer::countTokens(encoding, input) != countWithRegex(encoding, input))
+    state.SkipWithError("the two tokenizers disagree");
+  double fast = 0, regex = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(tokenizer::countTokens(encoding, input));
+    const auto t1 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(countWithRegex(encoding, input));
+    const auto t2 = std::chrono::steady_clock::now();
+    fast += std::chrono::duration<double>(t1 - t0).count();
+    regex += std::chrono::duration<double>(t2 - t1).count();
+  }
+  state.counters["speedup"] = regex / fast;
+  state.counters["MBps"] = static_cast<double>(state.iterations() * input.size()) / fast / 1e6;
+  state.counters["regexMBps"] = static_cast<double>(state.iterations() * input.size()) / regex / 1e6;
+  state.SetLabel(kKindNames[state.range(1)]);
+}
+
 // Args: {encoding (0 cl100k_base, 1 o200k_base), text (0 english, 1 chinese, 2 code)}.
 BENCHMARK(countTokens)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
 BENCHMARK(encode)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(countTokensRegex)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(countTokensSpeedup)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
 
 }  // namespace

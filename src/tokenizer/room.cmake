@@ -32,3 +32,17 @@ target_sources(q_tokenizer PRIVATE ${tokenizer_rank_source})
 # The generated source is one big string literal: no optimisation or debug info to speak of.
 set_source_files_properties(${tokenizer_rank_source} PROPERTIES COMPILE_OPTIONS "-O0;-g0")
 target_link_libraries(q_tokenizer PUBLIC PkgConfig::PCRE2)
+
+# The hand-written pre-tokenizer's character classes, asked of PCRE2 itself at build time
+# (src/tokenizer/generator/char_classes.cpp), so it reads the patterns' classes exactly as the
+# regex engine does.
+add_executable(char_classes_gen ${PROJECT_SOURCE_DIR}/src/tokenizer/generator/char_classes.cpp)
+target_link_libraries(char_classes_gen PRIVATE PkgConfig::PCRE2)
+set(tokenizer_classes_source ${tokenizer_data_dir}/char_classes.cpp)
+add_custom_command(
+  OUTPUT ${tokenizer_classes_source}
+  COMMAND char_classes_gen ${tokenizer_classes_source}
+  DEPENDS char_classes_gen
+  COMMENT "Generating the pre-tokenizer's character classes from PCRE2"
+  VERBATIM)
+target_sources(q_tokenizer PRIVATE ${tokenizer_classes_source})

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "tokenizer/byte_pair.h"
-#include "tokenizer/piece_splitter.h"
+#include "tokenizer/fast_splitter.h"
 #include "tokenizer/rank_data.h"
 #include "tokenizer/rank_table.h"
 #include "tokenizer/utf8.h"
@@ -12,23 +12,21 @@ namespace tokenizer {
 namespace {
 
 using detail::BytePairMerger;
-using detail::PieceSplitter;
+using detail::FastSplitter;
 using detail::RankTable;
 
 struct Model {
   RankTable ranks;
-  PieceSplitter splitter;
+  Encoding encoding;
 };
 
 // Built on first use (C++ guarantees one thread builds it while others wait), immutable after.
 const Model& model(Encoding encoding) {
   if (encoding == Encoding::kCl100kBase) {
-    static const Model cl100k{RankTable(detail::cl100kBaseRanks()),
-                              PieceSplitter(Encoding::kCl100kBase)};
+    static const Model cl100k{RankTable(detail::cl100kBaseRanks()), Encoding::kCl100kBase};
     return cl100k;
   }
-  static const Model o200k{RankTable(detail::o200kBaseRanks()),
-                           PieceSplitter(Encoding::kO200kBase)};
+  static const Model o200k{RankTable(detail::o200kBaseRanks()), Encoding::kO200kBase};
   return o200k;
 }
 
@@ -41,7 +39,7 @@ void forEachPiece(const Model& m, std::string_view text, OnPiece&& onPiece) {
     text = repaired;
   }
   BytePairMerger merger(m.ranks);
-  PieceSplitter::Cursor cursor(m.splitter, text);
+  FastSplitter::Cursor cursor(m.encoding, text);
   std::string_view piece;
   while (cursor.next(piece)) onPiece(piece, merger);
 }
