@@ -59,11 +59,24 @@ class UsageLedger {
     int64_t completion = 0;
   };
   using Key = std::tuple<std::string, std::string, std::string>;  // day, key, model
+  // Orders keys and finds them from string views (no strings built to look a row up); written
+  // out because clang's tuple comparison does not mix tuples of strings and of views.
+  struct KeyLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return views(a) < views(b);
+    }
+    template <class T>
+    static std::tuple<std::string_view, std::string_view, std::string_view> views(const T& t) {
+      return {std::get<0>(t), std::get<1>(t), std::get<2>(t)};
+    }
+  };
   mutable std::mutex mutex_;
-  std::map<Key, Counts, std::less<>> rows_;
+  std::map<Key, Counts, KeyLess> rows_;
   std::set<Key> changed_;
   bool shared_ = false;
-  std::map<Key, Counts, std::less<>> sharedRows_;  // the fleet's, when shared_
+  std::map<Key, Counts, KeyLess> sharedRows_;  // the fleet's, when shared_
 };
 
 }  // namespace obs
