@@ -1,6 +1,8 @@
 // tokenizer::encode / countTokens on any bytes, for both encodings: no crash, the count is the
 // number of ids, every id is a token of the table, and decoding the ids through the rank table
-// gives back the text exactly (after ill-formed UTF-8 became U+FFFD, as tokenizer.h says).
+// gives back the text exactly (after ill-formed UTF-8 became U+FFFD, as tokenizer.h says); and
+// the hand-written pre-tokenizer cuts the text into the pieces the PCRE2 one (tiktoken's regex)
+// does.
 #include "tokenizer/tokenizer.h"
 
 #include <cstdint>
@@ -8,6 +10,8 @@
 #include <string_view>
 
 #include "fuzz_check.h"
+#include "tokenizer/fast_splitter.h"
+#include "tokenizer/piece_splitter.h"
 #include "tokenizer/rank_data.h"
 #include "tokenizer/rank_table.h"
 #include "tokenizer/utf8.h"
@@ -36,5 +40,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(decoded == wellFormed);
   if (fuzz::validUtf8(text)) FUZZ_CHECK(wellFormed == text);
   FUZZ_CHECK(ids.empty() == text.empty());
+
+  static const tokenizer::detail::PieceSplitter cl100kRegex(Encoding::kCl100kBase);
+  static const tokenizer::detail::PieceSplitter o200kRegex(Encoding::kO200kBase);
+  tokenizer::detail::PieceSplitter::Cursor regex(useO200k ? o200kRegex : cl100kRegex, wellFormed);
+  tokenizer::detail::FastSplitter::Cursor fast(encoding, wellFormed);
+  std::string_view want, got;
+  for (;;) {
+    const bool more = regex.next(want);
+    FUZZ_CHECK(fast.next(got) == more);
+    if (!more) break;
+    FUZZ_CHECK(got.data() == want.data() && got.size() == want.size());
+  }
   return 0;
 }
