@@ -1,11 +1,12 @@
 // Wiring only: configuration → logging → metrics → guards → server; signals and graceful stop.
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -13,17 +14,18 @@
 #include <future>
 #include <iostream>
 #include <map>
-#include <tuple>
-#include <unistd.h>
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "accounts/merge.h"
 #include "accounts/metrics.h"
 #include "accounts/persister.h"
 #include "accounts/pool.h"
 #include "accounts/refresher.h"
+#include "accounts/things.h"
+#include "app/doctor.h"
 #include "config/config.h"
 #include "fleet/fleet_sync.h"
 #include "fleet/rate_limit.h"
@@ -43,8 +45,6 @@
 #include "tokenizer/tokenizer.h"
 #include "upstream/client.h"
 #include "upstream/ws_client.h"
-#include "accounts/things.h"
-#include "app/doctor.h"
 
 namespace {
 
@@ -154,9 +154,7 @@ class WorkerHandler final : public http::Handler {
       : io_(io),
         client_(io, upstreamOptions(cfg)),
         ws_(io, wsOptions(cfg)),
-        relay_(io, client_, ws_, pool,
-               relayOptions(cfg, &directory),
-               shard, activeStreams),
+        relay_(io, client_, ws_, pool, relayOptions(cfg, &directory), shard, activeStreams),
         admin_(io, pool, relay_),
         gateway_(services, routes()) {
     // The background checks run on the first worker, one at a time.
@@ -339,19 +337,22 @@ int main(int argc, char** argv) {
           std::make_unique<fleet::FleetRateLimit>(control, *fleetSync, cfg.requestRateLimit);
     fleetUsage = std::make_unique<fleet::RedisUsageStore>(*fleetSync, metrics.usage());
     metrics.addCollector([&fleet = *fleetSync, limit = fleetRateLimit.get()](std::string& out) {
-      out += "# HELP qodo2api_redis_up Whether this instance is in step with the fleet's Redis\n"
-             "# TYPE qodo2api_redis_up gauge\n";
+      out +=
+          "# HELP qodo2api_redis_up Whether this instance is in step with the fleet's Redis\n"
+          "# TYPE qodo2api_redis_up gauge\n";
       out += std::string("qodo2api_redis_up ") + (fleet.up() ? "1" : "0") + "\n";
-      out += "# HELP qodo2api_redis_outages_total Times Redis became unreachable\n"
-             "# TYPE qodo2api_redis_outages_total counter\n";
+      out +=
+          "# HELP qodo2api_redis_outages_total Times Redis became unreachable\n"
+          "# TYPE qodo2api_redis_outages_total counter\n";
       out += "qodo2api_redis_outages_total " + std::to_string(fleet.outages()) + "\n";
-      out += "# HELP qodo2api_redis_commands_total Commands sent to Redis\n"
-             "# TYPE qodo2api_redis_commands_total counter\n";
-      out += "qodo2api_redis_commands_total " + std::to_string(fleet.redis().commandsSent()) +
-             "\n";
+      out +=
+          "# HELP qodo2api_redis_commands_total Commands sent to Redis\n"
+          "# TYPE qodo2api_redis_commands_total counter\n";
+      out += "qodo2api_redis_commands_total " + std::to_string(fleet.redis().commandsSent()) + "\n";
       if (limit != nullptr) {
-        out += "# HELP qodo2api_fleet_rate_checks_total Rate-limit checks asked of Redis\n"
-               "# TYPE qodo2api_fleet_rate_checks_total counter\n";
+        out +=
+            "# HELP qodo2api_fleet_rate_checks_total Rate-limit checks asked of Redis\n"
+            "# TYPE qodo2api_fleet_rate_checks_total counter\n";
         out += "qodo2api_fleet_rate_checks_total " + std::to_string(limit->checks()) + "\n";
       }
     });
@@ -427,10 +428,10 @@ int main(int argc, char** argv) {
            ",\"exhausted\":" + std::to_string(c.exhausted) +
            ",\"invalid\":" + std::to_string(c.invalid) +
            ",\"disabled\":" + std::to_string(c.disabled) + "}" +
-           (fleetSync ? std::string(",\"fleet\":{\"redis\":\"") +
-                            (fleetSync->up() ? "up" : "down") + "\",\"instance\":\"" +
-                            fleetSync->instance() + "\"}"
-                      : std::string());
+           (fleetSync
+                ? std::string(",\"fleet\":{\"redis\":\"") + (fleetSync->up() ? "up" : "down") +
+                      "\",\"instance\":\"" + fleetSync->instance() + "\"}"
+                : std::string());
   };
 
   // Command sessions parked for their tool calls' results, whichever worker holds them.

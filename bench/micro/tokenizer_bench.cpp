@@ -125,7 +125,8 @@ void countTokensSpeedup(benchmark::State& state) {
   }
   state.counters["speedup"] = regex / fast;
   state.counters["MBps"] = static_cast<double>(state.iterations() * input.size()) / fast / 1e6;
-  state.counters["regexMBps"] = static_cast<double>(state.iterations() * input.size()) / regex / 1e6;
+  state.counters["regexMBps"] =
+      static_cast<double>(state.iterations() * input.size()) / regex / 1e6;
   state.SetLabel(kKindNames[state.range(1)]);
 }
 

@@ -184,8 +184,8 @@ void TokenRefresher::onLease(int64_t id, LeaseAnswer answer) {
       if (e.waiters.empty() && hasValidToken(*account, options_.clock()) &&
           left > std::chrono::minutes(1)) {
         e.exchanging = false;
-        schedule(id, std::min(std::chrono::duration_cast<milliseconds>(left / 2),
-                              milliseconds(5000)));
+        schedule(id,
+                 std::min(std::chrono::duration_cast<milliseconds>(left / 2), milliseconds(5000)));
         return;
       }
       startExchange(id, 0, account->refreshToken);
@@ -203,8 +203,7 @@ void TokenRefresher::onLease(int64_t id, LeaseAnswer answer) {
       pool_.applyToken(id, answer.accessToken, answer.expiry, answer.refreshToken);
       pool_.noteIssued(id, answer.issued);
       // Refresh when that token reaches the same point of its life as an own one would.
-      const auto lifetime =
-          std::chrono::duration_cast<milliseconds>(answer.expiry - answer.issued);
+      const auto lifetime = std::chrono::duration_cast<milliseconds>(answer.expiry - answer.issued);
       std::uniform_real_distribution<double> unit(-1.0, 1.0);
       const auto due = answer.issued + refreshDelay(lifetime, options_, unit(random_));
       schedule(id, std::max(std::chrono::duration_cast<milliseconds>(due - options_.clock()),
@@ -391,17 +390,18 @@ void TokenRefresher::completeAdd(config::AccountSpec spec, std::string hash,
   if (fleet_ != nullptr) {
     std::weak_ptr<int> alive = alive_;
     const std::string tokenHash = account.originalTokenHash;
-    fleet_->allocateId(tokenHash, [this, alive, account = std::move(account), lifetime = result.expiresIn,
-                             done = std::move(done)](std::optional<int64_t> id, AddError error,
-                                                     std::string message) mutable {
-      if (alive.expired()) return;
-      if (!id) {
-        done({std::nullopt, error, std::move(message)});
-        return;
-      }
-      account.id = *id;
-      insertAdded(std::move(account), lifetime, std::move(done));
-    });
+    fleet_->allocateId(tokenHash,
+                       [this, alive, account = std::move(account), lifetime = result.expiresIn,
+                        done = std::move(done)](std::optional<int64_t> id, AddError error,
+                                                std::string message) mutable {
+                         if (alive.expired()) return;
+                         if (!id) {
+                           done({std::nullopt, error, std::move(message)});
+                           return;
+                         }
+                         account.id = *id;
+                         insertAdded(std::move(account), lifetime, std::move(done));
+                       });
     return;
   }
   insertAdded(std::move(account), result.expiresIn, std::move(done));

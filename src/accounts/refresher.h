@@ -85,10 +85,9 @@ class FleetCoordinator {
   virtual void release(int64_t id, uint64_t fence) = 0;
   // A fleet-wide id for a new account (by its original token's hash); nullopt with the reason
   // when the fleet cannot say (its store is unreachable) or already holds the account.
-  virtual void allocateId(const std::string& originalTokenHash,
-                          std::function<void(std::optional<int64_t> id, AddError error,
-                                             std::string message)>
-                              done) = 0;
+  virtual void allocateId(
+      const std::string& originalTokenHash,
+      std::function<void(std::optional<int64_t> id, AddError error, std::string message)> done) = 0;
 };
 
 class TokenRefresher : public AccountControl {

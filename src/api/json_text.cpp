@@ -1,8 +1,8 @@
 #include "api/json_text.h"
 
 #include <charconv>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 
 namespace api {
 namespace {

@@ -1,7 +1,7 @@
 #include "config/config.h"
 
-#include <boost/url/parse.hpp>
 #include <algorithm>
+#include <boost/url/parse.hpp>
 #include <charconv>
 #include <cstdlib>
 #include <limits>
@@ -115,7 +115,9 @@ const std::vector<VariableDoc>& variables() {
       {"PORT", "10022", "listen port"},
       {"QD_COOKIE", "", "account pool: apiKey=refreshToken[,apiKey=refreshToken...]"},
       {"QODO_API_KEYS", "", "command-backend accounts: comma list of Qodo API keys"},
-      {"API_SECRET", "", "comma list of accepted client keys, each key or name:key (the name is used for usage); empty: no client auth"},
+      {"API_SECRET", "",
+       "comma list of accepted client keys, each key or name:key (the name is used for usage); "
+       "empty: no client auth"},
       {"CHINESE_CHAT_ENABLED", "true", "work around the backend's refusal of Chinese chats"},
       {"DEBUG", "false", "log bodies and upstream events (secrets masked)"},
       {"PROXY_URL", "", "outbound proxy: http://, https://, socks5://, socks5h:// [user:pass@]"},
@@ -314,8 +316,9 @@ std::optional<RedisTarget> parseRedisUrl(std::string_view text, std::string* err
   if (url->scheme() == "rediss") {
     // Debian 12's hiredis (0.14) has no TLS; a TLS-terminating proxy (stunnel) on the instance's
     // host gives the same protection (docs/fleet.md).
-    *error = "rediss:// (TLS) is not supported by the hiredis Debian 12 ships (0.14); use "
-             "redis:// through a local TLS tunnel (docs/fleet.md)";
+    *error =
+        "rediss:// (TLS) is not supported by the hiredis Debian 12 ships (0.14); use "
+        "redis:// through a local TLS tunnel (docs/fleet.md)";
     return std::nullopt;
   }
   if (url->scheme() != "redis" || url->host().empty()) {
@@ -340,8 +343,9 @@ std::optional<RedisTarget> parseRedisUrl(std::string_view text, std::string* err
   std::string path(url->path());
   if (!path.empty() && path != "/") {
     const std::string db = path.substr(1);
-    const bool digits = !db.empty() && db.size() <= 2 &&
-                        std::all_of(db.begin(), db.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    const bool digits =
+        !db.empty() && db.size() <= 2 &&
+        std::all_of(db.begin(), db.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
     if (!digits) {
       *error = "has a database that is not a number (0–99)";
       return std::nullopt;

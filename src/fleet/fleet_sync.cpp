@@ -75,8 +75,7 @@ Fields fieldsOf(const Account& account) {
   f["quota_limit"] = optionalText(row.quotaLimit);
   f["quota_remaining"] = optionalText(row.quotaRemaining);
   f["quota_reset"] = optionalText(row.quotaReset);
-  if (account.kind == AccountKind::kChats && !account.accessToken.empty() &&
-      account.accessExpiry) {
+  if (account.kind == AccountKind::kChats && !account.accessToken.empty() && account.accessExpiry) {
     f["access_token"] = account.accessToken;
     f["access_expiry"] = std::to_string(unixMillis(*account.accessExpiry));
     f["access_issued"] =
@@ -108,7 +107,8 @@ Account accountFrom(int64_t id, const Fields& f) {
   if (a.kind == AccountKind::kCommand) {
     // get-things answered on some instance: the key serves.
     if (!a.info.models.empty()) a.accessToken = a.refreshToken;
-  } else if (auto expiry = optionalNumber(f, "access_expiry"); expiry && !text(f, "access_token").empty()) {
+  } else if (auto expiry = optionalNumber(f, "access_expiry");
+             expiry && !text(f, "access_token").empty()) {
     a.accessToken = text(f, "access_token");
     a.accessExpiry = fromMillis(*expiry);
     if (auto issued = optionalNumber(f, "access_issued")) a.accessIssued = fromMillis(*issued);
@@ -251,48 +251,48 @@ void FleetSync::registerAll(std::function<void(bool)> next) {
   }
   if (ids.empty()) return next(true);
   std::weak_ptr<int> alive = alive_;
-  kRegister.run(
-      commands_,
-      {std::string(kIdsHash), std::string(kTombstones), std::string(kNextId),
-       std::string(kAccountsSet)},
-      std::move(args), [this, alive, ids, next](std::optional<store::RedisReply> reply) {
-        if (alive.expired()) return;
-        if (!reply || reply->type != store::RedisReply::Type::kArray ||
-            reply->elements.size() != ids.size()) {
-          if (reply && reply->isError()) spdlog::error("redis: registering accounts: {}", reply->str);
-          return next(false);
-        }
-        std::map<int64_t, int64_t> renumber;
-        std::vector<int64_t> fresh;
-        for (size_t i = 0; i < ids.size(); ++i) {
-          const int64_t answer = reply->elements[i].integer;
-          const int64_t fleetId = answer < 0 ? -answer : answer;
-          if (answer < 0) fresh.push_back(fleetId);
-          if (fleetId != ids[i]) renumber[ids[i]] = fleetId;  // 0: an admin deleted it
-        }
-        if (!renumber.empty()) {
-          for (const auto& [from, to] : renumber) {
-            synced_.erase(from);
-            if (to == 0) spdlog::info("account {} was deleted on another instance", from);
-          }
-          pool_.reassign(renumber);
-          if (auto status = persister_.mirrorAll(); !status.ok())
-            spdlog::error("{}", status.message());
-        }
-        for (int64_t id : fresh) {
-          synced_[id].clear();
-          {
-            std::lock_guard lock(mutex_);
-            dirty_.insert(id);
-          }
-        }
-        // Accounts under a new id need their own refresh schedule (harmless before the token
-        // refresher's start, which joins an exchange under way).
-        if (onNewAccount_)
-          for (const auto& [from, to] : renumber)
-            if (to != 0) onNewAccount_(to);
-        next(true);
-      });
+  kRegister.run(commands_,
+                {std::string(kIdsHash), std::string(kTombstones), std::string(kNextId),
+                 std::string(kAccountsSet)},
+                std::move(args), [this, alive, ids, next](std::optional<store::RedisReply> reply) {
+                  if (alive.expired()) return;
+                  if (!reply || reply->type != store::RedisReply::Type::kArray ||
+                      reply->elements.size() != ids.size()) {
+                    if (reply && reply->isError())
+                      spdlog::error("redis: registering accounts: {}", reply->str);
+                    return next(false);
+                  }
+                  std::map<int64_t, int64_t> renumber;
+                  std::vector<int64_t> fresh;
+                  for (size_t i = 0; i < ids.size(); ++i) {
+                    const int64_t answer = reply->elements[i].integer;
+                    const int64_t fleetId = answer < 0 ? -answer : answer;
+                    if (answer < 0) fresh.push_back(fleetId);
+                    if (fleetId != ids[i]) renumber[ids[i]] = fleetId;  // 0: an admin deleted it
+                  }
+                  if (!renumber.empty()) {
+                    for (const auto& [from, to] : renumber) {
+                      synced_.erase(from);
+                      if (to == 0) spdlog::info("account {} was deleted on another instance", from);
+                    }
+                    pool_.reassign(renumber);
+                    if (auto status = persister_.mirrorAll(); !status.ok())
+                      spdlog::error("{}", status.message());
+                  }
+                  for (int64_t id : fresh) {
+                    synced_[id].clear();
+                    {
+                      std::lock_guard lock(mutex_);
+                      dirty_.insert(id);
+                    }
+                  }
+                  // Accounts under a new id need their own refresh schedule (harmless before the
+                  // token refresher's start, which joins an exchange under way).
+                  if (onNewAccount_)
+                    for (const auto& [from, to] : renumber)
+                      if (to != 0) onNewAccount_(to);
+                  next(true);
+                });
 }
 
 void FleetSync::loadAll(std::function<void(bool)> next) {
@@ -301,7 +301,8 @@ void FleetSync::loadAll(std::function<void(bool)> next) {
             [this, alive, next](std::optional<store::RedisReply> reply) {
               if (alive.expired()) return;
               if (!reply || reply->type != store::RedisReply::Type::kArray) {
-                if (reply && reply->isError()) spdlog::error("redis: loading accounts: {}", reply->str);
+                if (reply && reply->isError())
+                  spdlog::error("redis: loading accounts: {}", reply->str);
                 return next(false);
               }
               std::set<int64_t> present;
@@ -400,16 +401,16 @@ void FleetSync::sendRemovals() {
   std::weak_ptr<int> alive = alive_;
   for (auto& r : removals) {
     synced_.erase(r.id);
-    kRemove.run(commands_,
-                {accountKey(r.id), std::string(kAccountsSet), std::string(kTombstones),
-                 std::string(kIdsHash)},
-                {std::to_string(r.id), r.hash, std::string(kEventsChannel),
-                 message("removed", r.id)},
-                [this, alive, r](std::optional<store::RedisReply> reply) {
-                  if (alive.expired() || (reply && !reply->isError())) return;
-                  std::lock_guard lock(mutex_);
-                  removals_.push_back(r);  // again once Redis is back
-                });
+    kRemove.run(
+        commands_,
+        {accountKey(r.id), std::string(kAccountsSet), std::string(kTombstones),
+         std::string(kIdsHash)},
+        {std::to_string(r.id), r.hash, std::string(kEventsChannel), message("removed", r.id)},
+        [this, alive, r](std::optional<store::RedisReply> reply) {
+          if (alive.expired() || (reply && !reply->isError())) return;
+          std::lock_guard lock(mutex_);
+          removals_.push_back(r);  // again once Redis is back
+        });
   }
 }
 
@@ -492,8 +493,7 @@ void FleetSync::onMessage(std::string_view text) {
   commands_.command({"HGETALL", accountKey(id)},
                     [this, alive, id](std::optional<store::RedisReply> reply) {
                       if (alive.expired() || !reply ||
-                          reply->type != store::RedisReply::Type::kArray ||
-                          reply->elements.empty())
+                          reply->type != store::RedisReply::Type::kArray || reply->elements.empty())
                         return;
                       applyFields(id, fromArray(*reply));
                     });
@@ -522,8 +522,8 @@ void FleetSync::acquire(int64_t id, const std::string& refused,
           answer.refreshToken = e[4].str;
         } else if (kind == "busy" && e.size() == 2) {
           answer.kind = LeaseAnswer::Kind::kBusy;
-          answer.retryIn = std::clamp(milliseconds(e[1].asInteger(500)), milliseconds(50),
-                                      milliseconds(500));
+          answer.retryIn =
+              std::clamp(milliseconds(e[1].asInteger(500)), milliseconds(50), milliseconds(500));
         } else if (kind == "granted" && e.size() == 3) {
           answer.kind = LeaseAnswer::Kind::kGranted;
           answer.fence = static_cast<uint64_t>(e[1].asInteger());
@@ -564,17 +564,18 @@ void FleetSync::commit(int64_t id, uint64_t fence, const std::string& accessToke
     seen->second["access_expiry"] = std::to_string(now + expiresIn.count() + kTokenSlackMs);
   }
   std::weak_ptr<int> alive = alive_;
-  kCommit.run(commands_, {accountKey(id), fenceKey(id), leaseKey(id)},
-              {std::to_string(fence), accessToken, std::to_string(expiresIn.count()),
-               refreshToken, value, std::string(kEventsChannel), message("changed", id)},
-              [this, alive, id](std::optional<store::RedisReply> reply) {
-                if (alive.expired()) return;
-                if (reply && reply->type == store::RedisReply::Type::kInteger &&
-                    reply->integer == 0)
-                  spdlog::warn("account {}: a newer token exchange was leased meanwhile; this "
-                               "instance's tokens were not stored",
-                               id);
-              });
+  kCommit.run(
+      commands_, {accountKey(id), fenceKey(id), leaseKey(id)},
+      {std::to_string(fence), accessToken, std::to_string(expiresIn.count()), refreshToken, value,
+       std::string(kEventsChannel), message("changed", id)},
+      [this, alive, id](std::optional<store::RedisReply> reply) {
+        if (alive.expired()) return;
+        if (reply && reply->type == store::RedisReply::Type::kInteger && reply->integer == 0)
+          spdlog::warn(
+              "account {}: a newer token exchange was leased meanwhile; this "
+              "instance's tokens were not stored",
+              id);
+      });
 }
 
 void FleetSync::release(int64_t id, uint64_t fence) {
@@ -592,24 +593,22 @@ void FleetSync::allocateId(
     return done(std::nullopt, accounts::AddError::kUnavailable,
                 "the fleet's store (Redis) is unreachable: add the account when it is back");
   std::weak_ptr<int> alive = alive_;
-  kRegister.run(commands_,
-                {std::string(kIdsHash), std::string(kTombstones), std::string(kNextId),
-                 std::string(kAccountsSet)},
-                {"1", originalTokenHash, "0"},
-                [this, alive, done](std::optional<store::RedisReply> reply) {
-                  if (alive.expired()) return;
-                  if (!reply || reply->type != store::RedisReply::Type::kArray ||
-                      reply->elements.size() != 1)
-                    return done(std::nullopt, accounts::AddError::kUnavailable,
-                                "the fleet's store (Redis) did not answer: try again");
-                  const int64_t answer = reply->elements[0].integer;
-                  if (answer > 0)
-                    return done(std::nullopt, accounts::AddError::kDuplicate,
-                                "the account is already in the pool (id " +
-                                    std::to_string(answer) + ")");
-                  synced_[-answer].clear();  // written whole with its first change
-                  done(-answer, accounts::AddError::kNone, {});
-                });
+  kRegister.run(
+      commands_,
+      {std::string(kIdsHash), std::string(kTombstones), std::string(kNextId),
+       std::string(kAccountsSet)},
+      {"1", originalTokenHash, "0"}, [this, alive, done](std::optional<store::RedisReply> reply) {
+        if (alive.expired()) return;
+        if (!reply || reply->type != store::RedisReply::Type::kArray || reply->elements.size() != 1)
+          return done(std::nullopt, accounts::AddError::kUnavailable,
+                      "the fleet's store (Redis) did not answer: try again");
+        const int64_t answer = reply->elements[0].integer;
+        if (answer > 0)
+          return done(std::nullopt, accounts::AddError::kDuplicate,
+                      "the account is already in the pool (id " + std::to_string(answer) + ")");
+        synced_[-answer].clear();  // written whole with its first change
+        done(-answer, accounts::AddError::kNone, {});
+      });
 }
 
 }  // namespace fleet

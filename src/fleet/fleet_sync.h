@@ -36,7 +36,7 @@ namespace fleet {
 
 struct FleetOptions {
   config::RedisTarget target;
-  std::string instance;  // this instance's name in leases and announcements
+  std::string instance;                        // this instance's name in leases and announcements
   std::chrono::milliseconds flushDelay{50};    // changes are gathered this long, then written
   std::chrono::milliseconds leaseTtl{10000};   // a lease lapses after this unless renewed
   std::chrono::milliseconds leaseRenew{3000};  // its holder renews it this often
@@ -81,9 +81,9 @@ class FleetSync final : public accounts::PoolObserver, public accounts::FleetCoo
   void commit(int64_t id, uint64_t fence, const std::string& accessToken,
               std::chrono::milliseconds expiresIn, const std::string& refreshToken) override;
   void release(int64_t id, uint64_t fence) override;
-  void allocateId(const std::string& originalTokenHash,
-                  std::function<void(std::optional<int64_t>, accounts::AddError, std::string)>
-                      done) override;
+  void allocateId(
+      const std::string& originalTokenHash,
+      std::function<void(std::optional<int64_t>, accounts::AddError, std::string)> done) override;
 
  private:
   struct PendingRemoval {

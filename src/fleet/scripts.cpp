@@ -28,8 +28,8 @@ void Script::run(store::RedisClient& redis, std::vector<std::string> keys,
   command.push_back(std::to_string(keys.size()));
   for (auto& k : keys) command.push_back(std::move(k));
   for (auto& a : args) command.push_back(std::move(a));
-  redis.command(command, [this, &redis, command, done = std::move(done)](
-                             std::optional<store::RedisReply> reply) mutable {
+  redis.command(command, [this, &redis, command,
+                          done = std::move(done)](std::optional<store::RedisReply> reply) mutable {
     if (reply && reply->isError() && reply->str.rfind("NOSCRIPT", 0) == 0) {
       command[0] = "EVAL";
       command[1] = text_;

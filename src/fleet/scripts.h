@@ -13,10 +13,10 @@ namespace fleet {
 
 // Key names. Every key starts with "q2a:".
 inline constexpr std::string_view kEventsChannel = "q2a:events";
-inline constexpr std::string_view kAccountsSet = "q2a:accounts";   // set of ids
-inline constexpr std::string_view kIdsHash = "q2a:ids";            // original token hash → id
-inline constexpr std::string_view kNextId = "q2a:next_id";         // counter
-inline constexpr std::string_view kTombstones = "q2a:tombstones";  // hashes an admin deleted
+inline constexpr std::string_view kAccountsSet = "q2a:accounts";    // set of ids
+inline constexpr std::string_view kIdsHash = "q2a:ids";             // original token hash → id
+inline constexpr std::string_view kNextId = "q2a:next_id";          // counter
+inline constexpr std::string_view kTombstones = "q2a:tombstones";   // hashes an admin deleted
 inline constexpr std::string_view kAccountPrefix = "q2a:account:";  // + id: hash of fields
 inline constexpr std::string_view kUsageDays = "q2a:usage:days";    // set of days
 inline constexpr std::string_view kUsagePrefix = "q2a:usage:";      // + day: hash

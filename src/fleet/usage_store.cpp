@@ -40,16 +40,16 @@ void RedisUsageStore::save(std::vector<obs::UsageRow> rows,
   if (args.empty()) return done({});
   if (!fleet_.redis().up())
     return done({store::ErrorKind::kIo, "usage: redis is unreachable; kept for later"});
-  kUsageAdd.run(fleet_.redis(), {std::string(kUsageDays)}, std::move(args),
-                [this, totals = std::move(totals), done = std::move(done)](
-                    std::optional<store::RedisReply> reply) {
-                  if (!reply || reply->isError())
-                    return done({store::ErrorKind::kIo,
-                                 "usage: saving to redis failed: " +
-                                     (reply ? reply->str : std::string("no answer"))});
-                  for (const auto& [key, sent] : totals) sent_[key] = sent;
-                  done({});
-                });
+  kUsageAdd.run(
+      fleet_.redis(), {std::string(kUsageDays)}, std::move(args),
+      [this, totals = std::move(totals),
+       done = std::move(done)](std::optional<store::RedisReply> reply) {
+        if (!reply || reply->isError())
+          return done({store::ErrorKind::kIo, "usage: saving to redis failed: " +
+                                                  (reply ? reply->str : std::string("no answer"))});
+        for (const auto& [key, sent] : totals) sent_[key] = sent;
+        done({});
+      });
 }
 
 void RedisUsageStore::pull(bool all) {
@@ -86,10 +86,17 @@ void RedisUsageStore::pullDay(const std::string& day) {
           row.model = field.substr(first + 1, last - first - 1);
           const int64_t v = reply->elements[i + 1].asInteger(0);
           switch (field.back()) {
-            case 'r': row.requests = v; break;
-            case 'p': row.promptTokens = v; break;
-            case 'c': row.completionTokens = v; break;
-            default: break;
+            case 'r':
+              row.requests = v;
+              break;
+            case 'p':
+              row.promptTokens = v;
+              break;
+            case 'c':
+              row.completionTokens = v;
+              break;
+            default:
+              break;
           }
         }
         std::vector<obs::UsageRow> out;

@@ -200,14 +200,13 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
     auto kept = std::make_shared<std::pair<std::string, Headers>>(std::move(held.body),
                                                                   std::move(held.headers));
     services_.sharedRateLimit->check(
-        req.clientIp, [this, exchange, kept, post = routes_.post](
-                          std::optional<RateLimiter::Decision> shared) {
+        req.clientIp,
+        [this, exchange, kept, post = routes_.post](std::optional<RateLimiter::Decision> shared) {
           post([this, exchange, kept, shared] {
             auto& request = const_cast<RequestInfo&>(exchange->request());
-            const auto decision =
-                shared ? *shared
-                       : services_.rateLimiter->check(request.clientIp,
-                                                      std::chrono::steady_clock::now());
+            const auto decision = shared ? *shared
+                                         : services_.rateLimiter->check(
+                                               request.clientIp, std::chrono::steady_clock::now());
             if (!decision.allowed) return refuse(exchange, decision.retryAfterSeconds);
             request.body = std::move(kept->first);
             request.headers = std::move(kept->second);

@@ -1,7 +1,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
-
 #include <string>
 #include <vector>
 
@@ -79,10 +78,17 @@ TEST(JsonText, AppendsIntegers) {
 // byte-by-byte reading gives it, and parses back to the text (invalid bytes aside).
 TEST(JsonText, EveryByteNeedingCareIsFoundAtEveryPositionOfALongRun) {
   const std::string plain(40, 'a');
-  const std::vector<std::string> specials = {"\"",           "\\",         "\n",
-                                             std::string(1, '\0'), "\x1f",       "\xc3\xa9",
-                                             "\xe4\xb8\xad",   "\xf0\x9f\x98\x80", "\x7f",
-                                             " ",            "~"};
+  const std::vector<std::string> specials = {"\"",
+                                             "\\",
+                                             "\n",
+                                             std::string(1, '\0'),
+                                             "\x1f",
+                                             "\xc3\xa9",
+                                             "\xe4\xb8\xad",
+                                             "\xf0\x9f\x98\x80",
+                                             "\x7f",
+                                             " ",
+                                             "~"};
   for (const std::string& special : specials) {
     for (size_t at = 0; at <= plain.size(); ++at) {
       std::string text = plain;

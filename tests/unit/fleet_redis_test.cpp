@@ -39,18 +39,20 @@ class RedisServer {
   bool start() {
     const std::string cmd = "redis-server --port " + std::to_string(port_) +
                             " --bind 127.0.0.1 --save '' --appendonly no --daemonize yes"
-                            " --pidfile /tmp/qodo2api-unit-redis-" + std::to_string(port_) +
-                            ".pid --logfile /dev/null";
+                            " --pidfile /tmp/qodo2api-unit-redis-" +
+                            std::to_string(port_) + ".pid --logfile /dev/null";
     if (std::system(cmd.c_str()) != 0) return false;
     for (int i = 0; i < 100; ++i) {
-      if (std::system(("redis-cli -p " + std::to_string(port_) + " ping >/dev/null 2>&1").c_str()) == 0)
+      if (std::system(
+              ("redis-cli -p " + std::to_string(port_) + " ping >/dev/null 2>&1").c_str()) == 0)
         return true;
       std::this_thread::sleep_for(20ms);
     }
     return false;
   }
   void stop() {
-    std::system(("redis-cli -p " + std::to_string(port_) + " shutdown nosave >/dev/null 2>&1").c_str());
+    std::system(
+        ("redis-cli -p " + std::to_string(port_) + " shutdown nosave >/dev/null 2>&1").c_str());
   }
 
  private:

@@ -18,8 +18,9 @@ TEST(UsageStore, SavesAndLoadsTotals) {
     std::unique_ptr<store::SqliteUsageStore> usage;
     ASSERT_TRUE(store::SqliteUsageStore::open(accounts->handle(), &usage).ok());
     ASSERT_TRUE(usage->saveNow({{"2026-12-01", "alice", "gpt-4o", 2, 30, 12}}).ok());
-    ASSERT_TRUE(usage->saveNow({{"2026-12-01", "alice", "gpt-4o", 3, 40, 13},
-                             {"2026-12-02", "bob", "o1", 1, 2, 3}})
+    ASSERT_TRUE(usage
+                    ->saveNow({{"2026-12-01", "alice", "gpt-4o", 3, 40, 13},
+                               {"2026-12-02", "bob", "o1", 1, 2, 3}})
                     .ok());
   }
   std::unique_ptr<store::AccountStore> accounts;

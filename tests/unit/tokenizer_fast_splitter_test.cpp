@@ -76,35 +76,99 @@ std::string show(const std::vector<std::string>& ps) {
 const std::vector<std::string>& atoms() {
   static const std::vector<std::string> all = [] {
     std::vector<std::string> a = {
-        "'s", "'S", "'t", "'T", "'re", "'RE", "'Re", "'ve", "'VE", "'m", "'M", "'ll", "'LL", "'lL",
-        "'d", "'D", "'", "'x", "'r", "'v", "'l", "\xC5\xBF", "'\xC5\xBF", "'\xE2\x84\xAA",
-        "hello", "World", "ABC", "camelCase", "HTTPServer", "x", "Q", "a", " ", " ", " ", "  ",
-        "\t", "\n", "\r", "\r\n", "\n\n", "\x0B", "\x0C", "/", "//", "1", "12", "123", "1234",
-        "3.14", "-", ".", ",", "!", "?", "(", ")", "{", "}", "\"", "#", "_", "@", "$", "%",
-        "\xC2\x85",                  // U+0085 NEL
-        "\xE2\x80\xA8",              // U+2028 LINE SEPARATOR
-        "\xE2\x80\xA9",              // U+2029
-        "\xC2\xA0",                  // U+00A0 NO-BREAK SPACE
-        "\xE3\x80\x80",              // U+3000 IDEOGRAPHIC SPACE
-        "\xE2\x80\x8B",              // U+200B ZERO WIDTH SPACE (Cf)
-        "\xE2\x80\x8D",              // U+200D ZWJ
-        "\xC3\xA9", "\xC3\x89",      // é É
-        "\xCE\xB1\xCE\xB2", "\xCE\x91",  // αβ Α
-        "\xC7\x85",                  // U+01C5 Lt
-        "\xCA\xB0",                  // U+02B0 Lm
-        "\xCC\x81", "\xCC\x81\xCC\x81",  // U+0301 combining acute (Mn)
-        "\xE0\xA4\x95\xE0\xA4\xBF",  // क ि (Lo + Mc)
-        "\xE4\xB8\xAD\xE6\x96\x87",  // 中文 (Lo)
-        "\xE3\x81\x82",              // あ
-        "\xD9\xA3",                  // U+0663 ARABIC-INDIC DIGIT THREE (Nd)
-        "\xE2\x85\xA0",              // U+2160 ROMAN NUMERAL ONE (Nl)
-        "\xC2\xB2",                  // U+00B2 SUPERSCRIPT TWO (No)
-        "\xF0\x9F\x98\x80",          // 😀
+        "'s",
+        "'S",
+        "'t",
+        "'T",
+        "'re",
+        "'RE",
+        "'Re",
+        "'ve",
+        "'VE",
+        "'m",
+        "'M",
+        "'ll",
+        "'LL",
+        "'lL",
+        "'d",
+        "'D",
+        "'",
+        "'x",
+        "'r",
+        "'v",
+        "'l",
+        "\xC5\xBF",
+        "'\xC5\xBF",
+        "'\xE2\x84\xAA",
+        "hello",
+        "World",
+        "ABC",
+        "camelCase",
+        "HTTPServer",
+        "x",
+        "Q",
+        "a",
+        " ",
+        " ",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\r",
+        "\r\n",
+        "\n\n",
+        "\x0B",
+        "\x0C",
+        "/",
+        "//",
+        "1",
+        "12",
+        "123",
+        "1234",
+        "3.14",
+        "-",
+        ".",
+        ",",
+        "!",
+        "?",
+        "(",
+        ")",
+        "{",
+        "}",
+        "\"",
+        "#",
+        "_",
+        "@",
+        "$",
+        "%",
+        "\xC2\x85",      // U+0085 NEL
+        "\xE2\x80\xA8",  // U+2028 LINE SEPARATOR
+        "\xE2\x80\xA9",  // U+2029
+        "\xC2\xA0",      // U+00A0 NO-BREAK SPACE
+        "\xE3\x80\x80",  // U+3000 IDEOGRAPHIC SPACE
+        "\xE2\x80\x8B",  // U+200B ZERO WIDTH SPACE (Cf)
+        "\xE2\x80\x8D",  // U+200D ZWJ
+        "\xC3\xA9",
+        "\xC3\x89",  // é É
+        "\xCE\xB1\xCE\xB2",
+        "\xCE\x91",  // αβ Α
+        "\xC7\x85",  // U+01C5 Lt
+        "\xCA\xB0",  // U+02B0 Lm
+        "\xCC\x81",
+        "\xCC\x81\xCC\x81",                  // U+0301 combining acute (Mn)
+        "\xE0\xA4\x95\xE0\xA4\xBF",          // क ि (Lo + Mc)
+        "\xE4\xB8\xAD\xE6\x96\x87",          // 中文 (Lo)
+        "\xE3\x81\x82",                      // あ
+        "\xD9\xA3",                          // U+0663 ARABIC-INDIC DIGIT THREE (Nd)
+        "\xE2\x85\xA0",                      // U+2160 ROMAN NUMERAL ONE (Nl)
+        "\xC2\xB2",                          // U+00B2 SUPERSCRIPT TWO (No)
+        "\xF0\x9F\x98\x80",                  // 😀
         "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD",  // 👍🏽
-        "\xE2\x80\x94", "\xE2\x80\x9C",      // — “
-        "\xF0\x90\x90\x80",          // U+10400 DESERET CAPITAL (Lu, 4 bytes)
-        "\xF0\x90\x90\xA8",          // U+10428 (Ll, 4 bytes)
-        "\xEF\xBF\xBD",              // U+FFFD
+        "\xE2\x80\x94",
+        "\xE2\x80\x9C",      // — “
+        "\xF0\x90\x90\x80",  // U+10400 DESERET CAPITAL (Lu, 4 bytes)
+        "\xF0\x90\x90\xA8",  // U+10428 (Ll, 4 bytes)
+        "\xEF\xBF\xBD",      // U+FFFD
     };
     return a;
   }();

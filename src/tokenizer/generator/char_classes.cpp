@@ -22,11 +22,11 @@ namespace {
 
 // Must match tokenizer/char_classes.h.
 constexpr const char* kClasses[] = {
-    R"(\A\p{L}\z)",                              // 1: letter
-    R"(\A\p{N}\z)",                              // 2: number
-    R"(\A\s\z)",                                 // 4: white space (PCRE2 UCP)
-    R"(\A[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]\z)",    // 8: o200k's upper-case side
-    R"(\A[\p{Ll}\p{Lm}\p{Lo}\p{M}]\z)",          // 16: o200k's lower-case side
+    R"(\A\p{L}\z)",                            // 1: letter
+    R"(\A\p{N}\z)",                            // 2: number
+    R"(\A\s\z)",                               // 4: white space (PCRE2 UCP)
+    R"(\A[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]\z)",  // 8: o200k's upper-case side
+    R"(\A[\p{Ll}\p{Lm}\p{Lo}\p{M}]\z)",        // 16: o200k's lower-case side
 };
 
 std::string utf8(uint32_t cp) {
@@ -77,8 +77,8 @@ int main(int argc, char** argv) {
     if (cp >= 0xD800 && cp <= 0xDFFF) continue;  // not encodable: never in well-formed text
     const std::string text = utf8(cp);
     for (size_t c = 0; c < codes.size(); ++c) {
-      const int rc = pcre2_match(codes[c], reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0,
-                                 0, match, nullptr);
+      const int rc = pcre2_match(codes[c], reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(),
+                                 0, 0, match, nullptr);
       if (rc > 0) classes[cp] |= static_cast<uint8_t>(1u << c);
     }
   }
@@ -96,9 +96,11 @@ int main(int argc, char** argv) {
 
   std::ofstream out(argv[1]);
   out << "// Generated at build time by src/tokenizer/generator/char_classes.cpp from PCRE2 "
-      << "(do not edit).\n#include \"tokenizer/char_classes.h\"\n\nnamespace tokenizer::detail {\n\n"
+      << "(do not edit).\n#include \"tokenizer/char_classes.h\"\n\nnamespace tokenizer::detail "
+         "{\n\n"
       << "const uint16_t kClassBlockOf[" << stage1.size() << "] = {";
-  for (size_t i = 0; i < stage1.size(); ++i) out << (i == 0 ? "\n" : i % 32 ? "," : ",\n") << stage1[i];
+  for (size_t i = 0; i < stage1.size(); ++i)
+    out << (i == 0 ? "\n" : i % 32 ? "," : ",\n") << stage1[i];
   out << "};\n\nconst uint8_t kClassBlocks[" << blocks.size() << "][256] = {";
   for (const auto& block : blocks) {
     out << "\n{";
