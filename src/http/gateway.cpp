@@ -116,6 +116,17 @@ void serveAsset(Exchange& ex, std::string_view path, const std::string& prefix) 
               {"Cache-Control", "no-cache"}});
 }
 
+// Anthropic's routes (a wrong method on them too: its label is the route's) answer errors in
+// Anthropic's shape, every other route in OpenAI's.
+bool anthropicRoute(const Route& r) { return r.label.substr(0, 12) == "/v1/messages"; }
+
+void respondErrorFor(Exchange& ex, bool anthropic, const api::ApiError& error) {
+  if (anthropic)
+    http::respondAnthropicError(ex, error);
+  else
+    http::respondError(ex, error);
+}
+
 }  // namespace
 
 void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
@@ -148,14 +159,9 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
 
   const Route r = route(req.method, req.target, cfg.routePrefix);
   ex.note().route = std::string(r.label);
-  // Anthropic's routes (a wrong method on them too: its label is the route's) answer errors in
-  // Anthropic's shape.
-  const bool anthropic = r.label.substr(0, 12) == "/v1/messages";
+  const bool anthropic = anthropicRoute(r);
   auto respondError = [&ex, anthropic](const api::ApiError& error) {
-    if (anthropic)
-      http::respondAnthropicError(ex, error);
-    else
-      http::respondError(ex, error);
+    respondErrorFor(ex, anthropic, error);
   };
 
   if (services_.blockList->blocked(req.clientIp)) return respondError(api::ipBlocked());
@@ -226,12 +232,8 @@ void Gateway::handle(const std::shared_ptr<Exchange>& exchange) {
 void Gateway::refuse(const std::shared_ptr<Exchange>& exchange, int retryAfterSeconds) {
   Exchange& ex = *exchange;
   const RequestInfo& req = ex.request();
-  const Route r = route(req.method, req.target, services_.config->routePrefix);
-  const auto error = api::rateLimited(retryAfterSeconds);
-  if (r.label.substr(0, 12) == "/v1/messages")
-    http::respondAnthropicError(ex, error);
-  else
-    http::respondError(ex, error);
+  respondErrorFor(ex, anthropicRoute(route(req.method, req.target, services_.config->routePrefix)),
+                  api::rateLimited(retryAfterSeconds));
 }
 
 void Gateway::admitted(const std::shared_ptr<Exchange>& exchange) {
@@ -239,12 +241,9 @@ void Gateway::admitted(const std::shared_ptr<Exchange>& exchange) {
   const RequestInfo& req = ex.request();
   const config::Config& cfg = *services_.config;
   const Route r = route(req.method, req.target, cfg.routePrefix);
-  const bool anthropic = r.label.substr(0, 12) == "/v1/messages";
+  const bool anthropic = anthropicRoute(r);
   auto respondError = [&ex, anthropic](const api::ApiError& error) {
-    if (anthropic)
-      http::respondAnthropicError(ex, error);
-    else
-      http::respondError(ex, error);
+    respondErrorFor(ex, anthropic, error);
   };
 
   const bool adminRoute = r.id == RouteId::kAdminAccounts || r.id == RouteId::kAdminAccount ||
