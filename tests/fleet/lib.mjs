@@ -4,13 +4,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, startScriptedEmulator, sleep } from '../lib/harness.mjs';
+import { startGateway, sleep } from '../lib/harness.mjs';
+import { token, emulator, readyz, metrics, hello, waitFor as waitForWithin } from '../faults/lib.mjs';
 
-export { sleep };
+export { sleep, token, emulator, readyz, metrics, hello };
 export const API_KEY = 'AIzaTestKey';
 export const ADMIN = 'fleet-admin-secret-4e1a';
 
@@ -25,9 +25,8 @@ export const REDIS_NOT_OUTAGE_LINE = /reachable again|is back|back up|restored|r
 
 export const redisServerBin = process.env.REDIS_SERVER_BIN ?? 'redis-server';
 
-// A refresh token whose first 6 characters (what the admin API shows) are `name`'s, so names
-// given to one test must differ in their first 6 characters.
-export const token = (name) => `${name}-${randomBytes(12).toString('hex')}`;
+// The key the admin API shows for refresh token `rt` (its first 6 characters): names given to one
+// test's tokens (faults/lib.mjs `token`) must differ in their first 6 characters.
 export const masked = (rt) => `${rt.slice(0, 6)}…`;
 
 // Asserts a 429's Retry-After: whole seconds, 1..60, and when the oldest request of the window
@@ -40,16 +39,9 @@ export function assertRetryAfter(response, firstSentAt, where = '') {
   assert.ok(value >= leavesIn - 1, `${where} Retry-After ${value}, but the window's oldest request leaves it in ${leavesIn} s`);
 }
 
-export async function waitFor(what, fn, timeoutMs = tol(8000), everyMs = 50) {
-  const until = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+// The fault suite's waitFor with a deadline stretched for sanitized builds.
+export const waitFor = (what, fn, timeoutMs = tol(8000), everyMs = 50) =>
+  waitForWithin(what, fn, timeoutMs, everyMs);
 
 export async function freePort() {
   const s = net.createServer();
@@ -270,15 +262,6 @@ export async function startRedis() {
 
 // ---- the emulator and the gateways ---------------------------------------------------------
 
-export function emulator(t, scenario = {}, args = []) {
-  return startScriptedEmulator(t, API_KEY, scenario, args);
-}
-
-export async function readyz(gw) {
-  const r = await fetch(`${gw.url}/readyz`);
-  return { status: r.status, body: await r.json() };
-}
-
 export async function waitReady(gw, usable = 1, timeoutMs = tol(10000)) {
   return waitFor(`${usable} usable account(s) on ${gw.name ?? gw.url}`, async () => {
     const r = await readyz(gw);
@@ -330,8 +313,6 @@ export async function startFleet(t, { emu, redis, tokens, env = {}, names = ['A'
   return gws;
 }
 
-export const hello = [{ role: 'user', content: 'hello there' }];
-
 export async function chat(gw, { stream = false, messages = hello, model = 'gpt-4o', headers = {}, timeoutMs = tol(20000) } = {}) {
   const started = Date.now();
   const r = await fetch(`${gw.url}/v1/chat/completions`, {
@@ -379,10 +360,6 @@ export async function usage(gw, query = '') {
   const r = await fetch(`${gw.url}/admin/usage${query}`, { headers: { Authorization: `Bearer ${ADMIN}` } });
   assert.equal(r.status, 200, `${gw.name}: ${await r.clone().text()}`);
   return (await r.json()).data;
-}
-
-export async function metrics(gw) {
-  return (await fetch(`${gw.url}/metrics`)).text();
 }
 
 // The value of an unlabelled metric; undefined when it is not there.
