@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
 import { startGateway, startEmulator, sleep } from '../tests/lib/harness.mjs';
+import { cpuSeconds, median } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const buildDir = args.includes('--build') ? args[args.indexOf('--build') + 1] : 'build';
@@ -18,20 +19,6 @@ process.env.QODO_EMULATOR_BIN ??= path.resolve(buildDir, 'qodo-emulator');
 const quick = process.env.BENCH_QUICK === '1';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-// CPU time of every thread of `pid`, in seconds, at nanosecond resolution (schedstat's first
-// field; /proc/<pid>/stat counts in 10 ms ticks, too coarse for a 5% difference).
-function cpuSeconds(pid) {
-  let ns = 0;
-  for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // a thread that ended meanwhile
-    }
-  }
-  return ns / 1e9;
-}
 
 // One request: status, body, and the arrival time of each body chunk.
 function request(url, body, headers = {}) {
@@ -47,8 +34,6 @@ function request(url, body, headers = {}) {
     req.end(JSON.stringify(body));
   });
 }
-
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 async function stack(emulatorArgs, env) {
   const emu = await startEmulator(emulatorArgs);

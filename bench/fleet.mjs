@@ -10,6 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { startGateway, startEmulator, sleep } from '../tests/lib/harness.mjs';
+import { cpuSeconds, median } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const buildDir = args.includes('--build') ? args[args.indexOf('--build') + 1] : 'build';
@@ -21,20 +22,6 @@ const CONCURRENCY = 32;
 const EVENTS = 20;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-
-function cpuSeconds(pid) {
-  let ns = 0;
-  for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // a thread that ended meanwhile
-    }
-  }
-  return ns / 1e9;
-}
-
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 function freePort() {
   return new Promise((resolve) => {
