@@ -36,7 +36,9 @@ target_link_libraries(q_tokenizer PUBLIC PkgConfig::PCRE2)
 # The hand-written pre-tokenizer's character classes, asked of PCRE2 itself at build time
 # (src/tokenizer/generator/char_classes.cpp), so it reads the patterns' classes exactly as the
 # regex engine does.
-add_executable(char_classes_gen ${PROJECT_SOURCE_DIR}/src/tokenizer/generator/char_classes.cpp)
+add_executable(char_classes_gen ${PROJECT_SOURCE_DIR}/src/tokenizer/generator/char_classes.cpp
+                                ${PROJECT_SOURCE_DIR}/src/tokenizer/utf8.cpp)
+target_include_directories(char_classes_gen PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(char_classes_gen PRIVATE PkgConfig::PCRE2)
 set(tokenizer_classes_source ${tokenizer_data_dir}/char_classes.cpp)
 add_custom_command(

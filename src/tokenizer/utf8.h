@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -14,5 +15,8 @@ size_t wellFormedPrefix(std::string_view text);
 
 // `text` with every ill-formed sequence replaced by U+FFFD.
 std::string toWellFormed(std::string_view text);
+
+// The UTF-8 bytes of code point `cp` (≤ U+10FFFF, not a surrogate).
+std::string encodeUtf8(uint32_t cp);
 
 }  // namespace tokenizer::detail

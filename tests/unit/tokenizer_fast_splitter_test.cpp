@@ -11,32 +11,13 @@
 
 #include "tokenizer/fast_splitter.h"
 #include "tokenizer/piece_splitter.h"
+#include "tokenizer/utf8.h"
 
 namespace {
 
 using tokenizer::Encoding;
 using tokenizer::detail::FastSplitter;
 using tokenizer::detail::PieceSplitter;
-
-std::string utf8(uint32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    s += static_cast<char>(0xF0 | (cp >> 18));
-    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
 
 std::vector<std::string> pieces(const PieceSplitter& regex, std::string_view text) {
   std::vector<std::string> out;
@@ -201,7 +182,7 @@ TEST_P(FastSplitterTest, GivesThePiecesOfTheRegexForEveryCodePoint) {
   const PieceSplitter regex(GetParam());
   for (uint32_t cp = 1; cp < 0x110000; ++cp) {
     if (cp >= 0xD800 && cp <= 0xDFFF) continue;
-    const std::string c = utf8(cp);
+    const std::string c = tokenizer::detail::encodeUtf8(cp);
     // Between letters, after a space (a word's prefix), before a contraction, and around digits
     // and line breaks: each class decides a different alternative.
     for (const std::string& text : {"a" + c + "b", " " + c, c + "'s", "1" + c + "\n", c + " x"}) {

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "tokenizer/utf8.h"
+
 namespace {
 
 // Must match tokenizer/char_classes.h.
@@ -28,26 +30,6 @@ constexpr const char* kClasses[] = {
     R"(\A[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]\z)",  // 8: o200k's upper-case side
     R"(\A[\p{Ll}\p{Lm}\p{Lo}\p{M}]\z)",        // 16: o200k's lower-case side
 };
-
-std::string utf8(uint32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    s += static_cast<char>(0xF0 | (cp >> 18));
-    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
 
 }  // namespace
 
@@ -75,7 +57,7 @@ int main(int argc, char** argv) {
   std::vector<uint8_t> classes(kCodePoints, 0);
   for (uint32_t cp = 0; cp < kCodePoints; ++cp) {
     if (cp >= 0xD800 && cp <= 0xDFFF) continue;  // not encodable: never in well-formed text
-    const std::string text = utf8(cp);
+    const std::string text = tokenizer::detail::encodeUtf8(cp);
     for (size_t c = 0; c < codes.size(); ++c) {
       const int rc = pcre2_match(codes[c], reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(),
                                  0, 0, match, nullptr);
