@@ -134,7 +134,7 @@ AddOutcome outcomeOf(const accounts::AddResult& result, config::AccountKind kind
     case AddError::kStorage:
       return make(api::internalError("The account could not be stored: " + result.message));
     case AddError::kUnavailable:
-      return make(api::noAccount("Accounts cannot be added right now."));
+      return make(api::noAccount("Accounts cannot be added right now: " + result.message));
   }
   return make(api::internalError("unknown result"));
 }

@@ -394,6 +394,11 @@ test('a Redis outage under load: no request fails, /readyz and /metrics show it,
     assert.equal(f.status, 200, `${gw.name} stays ready during the outage`);
     assert.equal(metricValue(await metrics(gw), 'qodo2api_redis_up'), 0, `${gw.name}: qodo2api_redis_up`);
   }
+  // An account needs a fleet-wide id: adding one waits for Redis, with the reason.
+  const refused = await admin(A, 'POST', '', { cookie: `${API_KEY}=${token('during')}` });
+  assert.equal(refused.status, 503, refused.text);
+  assert.match(refused.json.error.message, /Redis/, refused.text);
+  assert.equal((await accountList(A)).length, 2, 'nothing added during the outage');
   await sleep(Math.max(0, killedAt + 3000 - Date.now()));
 
   await redis.restart();
