@@ -56,7 +56,8 @@ class RedisClient {
   RedisClient& operator=(const RedisClient&) = delete;
 
   // Called on the loop's thread once the connection is usable (after AUTH and SELECT), and when
-  // a usable connection is lost (with the reason). Set before start().
+  // a usable connection is lost (with the reason). Set on the loop's thread; before start() to
+  // hear of the first connection too.
   void onUp(std::function<void()> handler) { onUp_ = std::move(handler); }
   void onDown(std::function<void(const std::string& reason)> handler) {
     onDown_ = std::move(handler);
