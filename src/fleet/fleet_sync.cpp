@@ -37,12 +37,7 @@ std::string optionalText(const std::optional<int64_t>& v) {
 }
 std::optional<int64_t> optionalNumber(const Fields& f, const char* name) {
   auto it = f.find(name);
-  if (it == f.end() || it->second.empty()) return std::nullopt;
-  store::RedisReply r;
-  r.type = store::RedisReply::Type::kString;
-  r.str = it->second;
-  const int64_t v = r.asInteger(INT64_MIN);
-  return v == INT64_MIN ? std::nullopt : std::optional<int64_t>(v);
+  return it == f.end() ? std::nullopt : store::parseInteger(it->second);
 }
 std::string text(const Fields& f, const char* name) {
   auto it = f.find(name);
@@ -473,10 +468,7 @@ void FleetSync::onMessage(std::string_view text) {
   if (b == std::string_view::npos) return;
   if (text.substr(0, a) == options_.instance) return;
   const std::string_view op = text.substr(a + 1, b - a - 1);
-  store::RedisReply number;
-  number.type = store::RedisReply::Type::kString;
-  number.str = std::string(text.substr(b + 1));
-  const int64_t id = number.asInteger(0);
+  const int64_t id = store::parseInteger(text.substr(b + 1)).value_or(0);
   if (id <= 0) return;
   if (op == "removed") {
     if (!pool_.find(id)) return;

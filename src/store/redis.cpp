@@ -14,12 +14,17 @@ namespace store {
 
 namespace asio = boost::asio;
 
+std::optional<int64_t> parseInteger(std::string_view text) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return v;
+}
+
 int64_t RedisReply::asInteger(int64_t fallback) const {
   if (type == Type::kInteger) return integer;
   if (type != Type::kString && type != Type::kStatus) return fallback;
-  int64_t v = 0;
-  auto [end, ec] = std::from_chars(str.data(), str.data() + str.size(), v);
-  return ec == std::errc() && end == str.data() + str.size() ? v : fallback;
+  return parseInteger(str).value_or(fallback);
 }
 
 namespace {
@@ -63,27 +68,28 @@ struct Conn : std::enable_shared_from_this<Conn> {
   bool reading = false, writing = false, readArmed = false, writeArmed = false;
   bool connected = false;
 
-  void armRead() {
-    if (readArmed || !ac) return;
-    readArmed = true;
-    descriptor.async_wait(asio::posix::descriptor_base::wait_read,
-                          [c = shared_from_this()](const boost::system::error_code& ec) {
-                            c->readArmed = false;
-                            if (ec || !c->ac || !c->reading) return;
-                            redisAsyncHandleRead(c->ac);
-                            if (c->ac && c->reading) c->armRead();
-                          });
-  }
-  void armWrite() {
-    if (writeArmed || !ac) return;
-    writeArmed = true;
-    descriptor.async_wait(asio::posix::descriptor_base::wait_write,
-                          [c = shared_from_this()](const boost::system::error_code& ec) {
-                            c->writeArmed = false;
-                            if (ec || !c->ac || !c->writing) return;
-                            redisAsyncHandleWrite(c->ac);
-                            if (c->ac && c->writing) c->armWrite();
-                          });
+  void armRead() { arm(&Conn::readArmed, &Conn::reading, Direction::kRead); }
+  void armWrite() { arm(&Conn::writeArmed, &Conn::writing, Direction::kWrite); }
+
+ private:
+  enum class Direction { kRead, kWrite };
+  // Waits once for the descriptor to be ready in `direction`, lets hiredis handle it, and waits
+  // again while hiredis still wants it (`wanted`); `armed` keeps one wait per direction.
+  void arm(bool Conn::*armed, bool Conn::*wanted, Direction direction) {
+    if (this->*armed || !ac) return;
+    this->*armed = true;
+    const auto wait = direction == Direction::kRead ? asio::posix::descriptor_base::wait_read
+                                                    : asio::posix::descriptor_base::wait_write;
+    descriptor.async_wait(wait, [c = shared_from_this(), armed, wanted,
+                                 direction](const boost::system::error_code& ec) {
+      c.get()->*armed = false;
+      if (ec || !c->ac || !(c.get()->*wanted)) return;
+      if (direction == Direction::kRead)
+        redisAsyncHandleRead(c->ac);
+      else
+        redisAsyncHandleWrite(c->ac);
+      if (c->ac && c.get()->*wanted) c->arm(armed, wanted, direction);
+    });
   }
 };
 
@@ -328,7 +334,7 @@ void RedisClient::ping() {
   });
 }
 
-void RedisClient::command(std::vector<std::string> args, RedisCallback done) {
+void RedisClient::command(const std::vector<std::string>& args, RedisCallback done) {
   State& s = *state_;
   if (!s.conn || !s.conn->ac || !s.conn->connected) {
     done(std::nullopt);

@@ -35,6 +35,9 @@ struct RedisReply {
   int64_t asInteger(int64_t fallback = 0) const;
 };
 
+// A whole decimal integer (an optional '-' and digits, nothing else), or nothing.
+std::optional<int64_t> parseInteger(std::string_view text);
+
 // nullopt: no answer (not connected, or the connection dropped before the answer).
 using RedisCallback = std::function<void(std::optional<RedisReply>)>;
 
@@ -76,8 +79,9 @@ class RedisClient {
   bool up() const { return up_.load(std::memory_order_acquire); }
   uint64_t commandsSent() const { return commandsSent_.load(std::memory_order_relaxed); }
 
-  // Loop thread. Binary-safe arguments; `done` runs on the loop's thread, exactly once.
-  void command(std::vector<std::string> args, RedisCallback done);
+  // Loop thread. Binary-safe arguments (copied into hiredis's buffer before this returns);
+  // `done` runs on the loop's thread, exactly once.
+  void command(const std::vector<std::string>& args, RedisCallback done);
 
   struct State;  // the connection's state, shared with hiredis's callbacks
 

@@ -204,3 +204,17 @@ TEST(FleetFields, AnAccountSurvivesTheRoundTripThroughItsHash) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ParseInteger, TakesWholeIntegersOnly) {
+  EXPECT_EQ(store::parseInteger("42"), 42);
+  EXPECT_EQ(store::parseInteger("-7"), -7);
+  EXPECT_EQ(store::parseInteger("1796222061123"), 1796222061123);
+  EXPECT_FALSE(store::parseInteger(""));
+  EXPECT_FALSE(store::parseInteger("12x"));
+  EXPECT_FALSE(store::parseInteger(" 12"));
+  EXPECT_FALSE(store::parseInteger("99999999999999999999"));
+}
+
+}  // namespace
