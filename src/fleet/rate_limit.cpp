@@ -9,7 +9,10 @@
 namespace fleet {
 
 FleetRateLimit::FleetRateLimit(boost::asio::io_context& control, FleetSync& fleet, int limit)
-    : control_(control), fleet_(fleet), limit_(std::to_string(limit)) {}
+    : control_(control),
+      fleet_(fleet),
+      limit_(std::to_string(limit)),
+      window_(std::to_string(std::chrono::milliseconds(http::RateLimiter::kWindow).count())) {}
 
 void FleetRateLimit::check(std::string_view ip,
                            std::function<void(std::optional<http::RateLimiter::Decision>)> done) {
@@ -19,10 +22,8 @@ void FleetRateLimit::check(std::string_view ip,
       fleet_.instance() + ":" + std::to_string(sequence_.fetch_add(1, std::memory_order_relaxed));
   boost::asio::post(control_, [this, key = rateKey(ip), member = std::move(member),
                                done = std::move(done)]() mutable {
-    const std::string window =
-        std::to_string(std::chrono::milliseconds(http::RateLimiter::kWindow).count());
     kRateLimit.run(
-        fleet_.redis(), {std::move(key)}, {limit_, window, std::move(member)},
+        fleet_.redis(), {std::move(key)}, {limit_, window_, std::move(member)},
         [done = std::move(done)](std::optional<store::RedisReply> reply) {
           if (!reply || reply->type != store::RedisReply::Type::kInteger) return done(std::nullopt);
           if (reply->integer <= 0) return done(http::RateLimiter::Decision{});

@@ -29,6 +29,7 @@ class FleetRateLimit final : public http::SharedRateLimit {
   boost::asio::io_context& control_;
   FleetSync& fleet_;
   const std::string limit_;
+  const std::string window_;  // milliseconds
   std::atomic<uint64_t> sequence_{0};
   std::atomic<uint64_t> checks_{0};
 };

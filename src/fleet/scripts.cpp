@@ -2,6 +2,8 @@
 
 #include <openssl/sha.h>
 
+#include <memory>
+
 namespace fleet {
 
 std::string accountKey(int64_t id) { return std::string(kAccountPrefix) + std::to_string(id); }
@@ -21,19 +23,20 @@ Script::Script(std::string_view text) : text_(text) {
 
 void Script::run(store::RedisClient& redis, std::vector<std::string> keys,
                  std::vector<std::string> args, store::RedisCallback done) const {
-  std::vector<std::string> command;
-  command.reserve(3 + keys.size() + args.size());
-  command.push_back("EVALSHA");
-  command.push_back(sha_);
-  command.push_back(std::to_string(keys.size()));
-  for (auto& k : keys) command.push_back(std::move(k));
-  for (auto& a : args) command.push_back(std::move(a));
-  redis.command(command, [this, &redis, command,
-                          done = std::move(done)](std::optional<store::RedisReply> reply) mutable {
+  // Kept (not copied) until the answer: a NOSCRIPT answer sends it again with the text.
+  auto command = std::make_shared<std::vector<std::string>>();
+  command->reserve(3 + keys.size() + args.size());
+  command->push_back("EVALSHA");
+  command->push_back(sha_);
+  command->push_back(std::to_string(keys.size()));
+  for (auto& k : keys) command->push_back(std::move(k));
+  for (auto& a : args) command->push_back(std::move(a));
+  redis.command(*command, [this, &redis, command, done = std::move(done)](
+                              std::optional<store::RedisReply> reply) mutable {
     if (reply && reply->isError() && reply->str.rfind("NOSCRIPT", 0) == 0) {
-      command[0] = "EVAL";
-      command[1] = text_;
-      redis.command(std::move(command), std::move(done));
+      (*command)[0] = "EVAL";
+      (*command)[1] = text_;
+      redis.command(*command, std::move(done));
       return;
     }
     done(std::move(reply));
