@@ -75,7 +75,8 @@ void encode(benchmark::State& state) {
 }
 
 // The previous tokenizer, for a same-run comparison (issue 14): the PCRE2 pre-tokenizer
-// (tiktoken's regex, JIT-compiled) and the same byte-pair merging, counting as countTokens does.
+// (tiktoken's regex, JIT-compiled) and byte-pair merging of every piece whole (no cut points),
+// counting as countTokens did when the issue was filed.
 size_t countWithRegex(Encoding encoding, const std::string& input) {
   using namespace tokenizer::detail;
   static const RankTable cl100k(cl100kBaseRanks());

@@ -1,8 +1,11 @@
 #include "tokenizer/tokenizer.h"
 
+#include <cstring>
+#include <span>
 #include <string>
 
 #include "tokenizer/byte_pair.h"
+#include "tokenizer/cut_points.h"
 #include "tokenizer/fast_splitter.h"
 #include "tokenizer/rank_data.h"
 #include "tokenizer/rank_table.h"
@@ -12,21 +15,24 @@ namespace tokenizer {
 namespace {
 
 using detail::BytePairMerger;
+using detail::CutPoints;
 using detail::FastSplitter;
 using detail::RankTable;
 
 struct Model {
+  Model(detail::RankData data, Encoding e) : ranks(data), cuts(ranks), encoding(e) {}
   RankTable ranks;
+  CutPoints cuts;
   Encoding encoding;
 };
 
 // Built on first use (C++ guarantees one thread builds it while others wait), immutable after.
 const Model& model(Encoding encoding) {
   if (encoding == Encoding::kCl100kBase) {
-    static const Model cl100k{RankTable(detail::cl100kBaseRanks()), Encoding::kCl100kBase};
+    static const Model cl100k(detail::cl100kBaseRanks(), Encoding::kCl100kBase);
     return cl100k;
   }
-  static const Model o200k{RankTable(detail::o200kBaseRanks()), Encoding::kO200kBase};
+  static const Model o200k(detail::o200kBaseRanks(), Encoding::kO200kBase);
   return o200k;
 }
 
@@ -44,6 +50,40 @@ void forEachPiece(const Model& m, std::string_view text, OnPiece&& onPiece) {
   while (cursor.next(piece)) onPiece(piece, merger);
 }
 
+bool hasNonAscii(std::string_view piece) {
+  size_t at = 0;
+  for (; at + 8 <= piece.size(); at += 8) {
+    uint64_t word;
+    std::memcpy(&word, piece.data() + at, 8);
+    if (word & 0x8080808080808080ull) return true;
+  }
+  for (; at < piece.size(); ++at) {
+    if (static_cast<unsigned char>(piece[at]) >= 0x80) return true;
+  }
+  return false;
+}
+
+// The tokens of a piece that is not one token itself: `onPart(part, bounds)` for each part of it
+// between cut points (cut_points.h), in order, with the part's token boundaries as
+// BytePairMerger::split gives them (relative to the part).
+template <typename OnPart>
+void mergePiece(const Model& m, std::string_view piece, BytePairMerger& merger, OnPart&& onPart) {
+  if (!hasNonAscii(piece)) {
+    onPart(piece, merger.split(piece));
+    return;
+  }
+  m.cuts.forEachPart(piece, [&](std::string_view part) {
+    if (part.size() == piece.size()) {
+      onPart(part, merger.split(part));
+    } else if (m.ranks.rank(part) != RankTable::kNoRank) {
+      const uint32_t bounds[] = {0, static_cast<uint32_t>(part.size())};
+      onPart(part, std::span<const uint32_t>(bounds));
+    } else {
+      onPart(part, merger.split(part));
+    }
+  });
+}
+
 }  // namespace
 
 size_t countTokens(Encoding encoding, std::string_view text) {
@@ -54,7 +94,9 @@ size_t countTokens(Encoding encoding, std::string_view text) {
     if (piece.size() == 1 || m.ranks.rank(piece) != RankTable::kNoRank) {
       ++count;
     } else {
-      count += merger.split(piece).size() - 1;
+      mergePiece(m, piece, merger, [&](std::string_view, std::span<const uint32_t> bounds) {
+        count += bounds.size() - 1;
+      });
     }
   });
   return count;
@@ -73,10 +115,11 @@ std::vector<uint32_t> encode(Encoding encoding, std::string_view text) {
       ids.push_back(whole);
       return;
     }
-    const auto bounds = merger.split(piece);
-    for (size_t i = 0; i + 1 < bounds.size(); ++i) {
-      ids.push_back(m.ranks.rank(piece.substr(bounds[i], bounds[i + 1] - bounds[i])));
-    }
+    mergePiece(m, piece, merger, [&](std::string_view part, std::span<const uint32_t> bounds) {
+      for (size_t i = 0; i + 1 < bounds.size(); ++i) {
+        ids.push_back(m.ranks.rank(part.substr(bounds[i], bounds[i + 1] - bounds[i])));
+      }
+    });
   });
   return ids;
 }

@@ -55,8 +55,20 @@ size_t wellFormedPrefix(std::string_view text) {
       at += 8;
     }
     if (at >= size) break;
-    if (p[at] < 0x80) {
+    const unsigned char lead = p[at];
+    if (lead < 0x80) {
       ++at;
+      continue;
+    }
+    // The common 2- and 3-byte sequences (every CJK character), without sequenceLength's
+    // range checks: those lead bytes allow any continuation bytes.
+    if (lead >= 0xC2 && lead <= 0xDF && at + 1 < size && (p[at + 1] & 0xC0) == 0x80) {
+      at += 2;
+      continue;
+    }
+    if (lead >= 0xE1 && lead <= 0xEF && lead != 0xED && at + 2 < size &&
+        (p[at + 1] & 0xC0) == 0x80 && (p[at + 2] & 0xC0) == 0x80) {
+      at += 3;
       continue;
     }
     size_t valid;

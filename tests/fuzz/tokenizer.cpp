@@ -2,14 +2,16 @@
 // number of ids, every id is a token of the table, and decoding the ids through the rank table
 // gives back the text exactly (after ill-formed UTF-8 became U+FFFD, as tokenizer.h says); and
 // the hand-written pre-tokenizer cuts the text into the pieces the PCRE2 one (tiktoken's regex)
-// does.
+// does; and the ids are those of merging every piece whole (the cut points change nothing).
 #include "tokenizer/tokenizer.h"
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fuzz_check.h"
+#include "tokenizer/byte_pair.h"
 #include "tokenizer/fast_splitter.h"
 #include "tokenizer/piece_splitter.h"
 #include "tokenizer/rank_data.h"
@@ -45,12 +47,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const tokenizer::detail::PieceSplitter o200kRegex(Encoding::kO200kBase);
   tokenizer::detail::PieceSplitter::Cursor regex(useO200k ? o200kRegex : cl100kRegex, wellFormed);
   tokenizer::detail::FastSplitter::Cursor fast(encoding, wellFormed);
+  tokenizer::detail::BytePairMerger merger(table);
+  std::vector<uint32_t> whole;
   std::string_view want, got;
   for (;;) {
     const bool more = regex.next(want);
     FUZZ_CHECK(fast.next(got) == more);
     if (!more) break;
     FUZZ_CHECK(got.data() == want.data() && got.size() == want.size());
+    const auto bounds = merger.split(want);
+    for (size_t i = 0; i + 1 < bounds.size(); ++i)
+      whole.push_back(table.rank(want.substr(bounds[i], bounds[i + 1] - bounds[i])));
   }
+  FUZZ_CHECK(whole == ids);
   return 0;
 }
