@@ -55,6 +55,8 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // readable (the client leaving, or pipelining) and reads then: an open stream holds no read
 // buffer (a malloc per request, against 2 KB kept by every open stream).
 constexpr size_t kIdleReadBytes = 2048;
+// The most a request's body is read at a time (Beast reads at most 64 KB a call anyway).
+constexpr uint64_t kBodyReadBytes = 64 * 1024;
 constexpr size_t kWatchReadBytes = 512;
 // Queued writes sent in one gathered write (three buffers each: an iovec array of 48).
 constexpr size_t kGatherWrites = 16;
@@ -600,7 +602,20 @@ asio::awaitable<std::shared_ptr<ExchangeImpl>> Session::readRequest(bool first) 
   beast::http::request_parser<beast::http::string_body> parser;
   parser.header_limit(limits.maxHeaderBytes);
   parser.body_limit(limits.maxBodyBytes);
-  auto [ec, bytes] = co_await beast::http::async_read(socket_, buffer_, parser, kUseTuple);
+  auto [headerError, headerBytes] =
+      co_await beast::http::async_read_header(socket_, buffer_, parser, kUseTuple);
+  beast::error_code ec = headerError;
+  if (!ec && !parser.is_done()) {
+    // Beast reads a body into the buffer's free capacity (at least 512 bytes), which after the
+    // headers is about a kilobyte: a 100 KB prompt took some fifty reads (recv calls and
+    // wake-ups). Room for the body, up to kBodyReadBytes, makes it a few.
+    if (const auto length = parser.content_length();
+        length && *length > buffer_.capacity() - buffer_.size())
+      buffer_.reserve(buffer_.size() + static_cast<size_t>(std::min<uint64_t>(*length, kBodyReadBytes)));
+    auto [bodyError, bodyBytes] =
+        co_await beast::http::async_read(socket_, buffer_, parser, kUseTuple);
+    ec = bodyError;
+  }
   disarm(deadline_);
   if (ec) {
     if (ec == beast::http::error::end_of_stream || ec == asio::error::eof ||
