@@ -611,7 +611,8 @@ asio::awaitable<std::shared_ptr<ExchangeImpl>> Session::readRequest(bool first) 
     // wake-ups). Room for the body, up to kBodyReadBytes, makes it a few.
     if (const auto length = parser.content_length();
         length && *length > buffer_.capacity() - buffer_.size())
-      buffer_.reserve(buffer_.size() + static_cast<size_t>(std::min<uint64_t>(*length, kBodyReadBytes)));
+      buffer_.reserve(buffer_.size() +
+                      static_cast<size_t>(std::min<uint64_t>(*length, kBodyReadBytes)));
     auto [bodyError, bodyBytes] =
         co_await beast::http::async_read(socket_, buffer_, parser, kUseTuple);
     ec = bodyError;
