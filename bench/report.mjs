@@ -93,20 +93,21 @@ function streamTable(s, res) {
 // Bursts (issue 14): every stream, time to first token against nginx's, the kernel's listen
 // overflows during the burst, the backend connections held at the end.
 function burstTable(s, res) {
-  const rows = ['| system | completed / K | TTFT p50 / p99 ms | p99 vs nginx | listen overflows | backend connections | peak RSS MB |',
-    '|---|---|---|---|---|---|---|'];
+  const rows = ['| system | completed / K | TTFT p50 / p99 ms | p99 vs nginx | listen overflows | backend connections | peak RSS MB | second burst: completed, TTFT p50 / p99 ms (backend connections open) |',
+    '|---|---|---|---|---|---|---|---|'];
   const n = res.nginx?.load;
   for (const name of systems) {
     const r = res[name];
     if (!r && name === 'same') continue;
     if (!r || r.skipped) {
-      rows.push(`| ${label(name)} | skipped: ${r ? r.skipped : 'not run'} | | | | | |`);
+      rows.push(`| ${label(name)} | skipped: ${r ? r.skipped : 'not run'} | | | | | | |`);
       continue;
     }
     const l = r.load;
     const why = Object.entries(l.failures || {}).map(([k, v]) => `${v}× ${k}`).join('; ');
     rows.push(`| ${label(name)} | ${l.completed} / ${l.requests}${why ? ` (${why})` : ''} | ${f(l.ttft_ms.p50, 2)} / ${f(l.ttft_ms.p99, 2)} | ` +
-      `${n ? `${l.ttft_ms.p99 - n.ttft_ms.p99 >= 0 ? '+' : ''}${f(l.ttft_ms.p99 - n.ttft_ms.p99, 2)} ms` : '–'} | ${l.listen_overflows} | ${l.backend_connections} | ${f(r.hwm / 1024)} |`);
+      `${n ? `${l.ttft_ms.p99 - n.ttft_ms.p99 >= 0 ? '+' : ''}${f(l.ttft_ms.p99 - n.ttft_ms.p99, 2)} ms` : '–'} | ${l.listen_overflows} | ${l.backend_connections} | ${f(r.hwm / 1024)} | ` +
+      (l.again ? `${l.again.completed} / ${l.again.requests}, ${f(l.again.ttft_ms.p50, 2)} / ${f(l.again.ttft_ms.p99, 2)} |` : '– |'));
   }
   return rows.join('\n');
 }
