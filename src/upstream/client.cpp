@@ -144,6 +144,10 @@ class Engine {
   std::unordered_map<curl_socket_t, std::shared_ptr<Watcher>> watchers_;
   std::unordered_set<curl_socket_t> opened_;  // connection sockets made by onOpenSocket
   std::unordered_map<CURL*, std::shared_ptr<Transfer>> transfers_;
+  // Easy handles of finished transfers, reset and kept for the next ones: creating one costs
+  // an allocation of curl's state and of a 16 KB receive buffer (then shrunk to ours), about
+  // 3 % of a non-streaming request's CPU in malloc and free under load. Emptied before share_.
+  std::vector<EasyHandle> spareEasy_;
   int depth_ = 0;
   // Handlers already queued on io_ when the Engine goes away check this before touching it.
   std::shared_ptr<char> life_ = std::make_shared<char>();
@@ -197,6 +201,8 @@ bool startsWithIgnoringCase(std::string_view text, std::string_view prefix) {
 }
 
 constexpr long kIdleConnections = 256;  // per worker, at least
+// Reset easy handles kept for reuse, per worker (each ~8 KB: curl's state and our 2 KB buffer).
+constexpr size_t kSpareEasyHandles = 64;
 
 // --- Engine ----------------------------------------------------------------------------------
 
@@ -234,6 +240,7 @@ Engine::~Engine() {
     transfer->easy.reset();  // before the share handle, which refuses to go while in use
   }
   transfers_.clear();
+  spareEasy_.clear();
   multi_.reset();
   for (auto& [socket, watcher] : watchers_) {
     watcher->close();
@@ -261,11 +268,16 @@ void Engine::abandon() {
 }
 
 bool Engine::configure(Transfer& t, Request& request) {
-  CURL* easy = curl_easy_init();
+  if (!spareEasy_.empty()) {
+    t.easy = std::move(spareEasy_.back());
+    spareEasy_.pop_back();
+  } else {
+    t.easy.reset(curl_easy_init());
+  }
+  CURL* easy = t.easy.get();
   if (easy == nullptr) {
     return false;
   }
-  t.easy.reset(easy);
   t.body = std::move(request.body);
 
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t.errorBuffer);
@@ -394,7 +406,14 @@ void Engine::detach(Transfer& t) {
     t.attached = false;
     curl_multi_remove_handle(multi_.get(), easy);  // closes an unfinished connection
   }
-  t.easy.reset();
+  if (spareEasy_.size() < kSpareEasyHandles) {
+    // Every option back to its default; the handle keeps no connection (they belong to the
+    // multi handle's cache) and nothing of this request's headers or body.
+    curl_easy_reset(easy);
+    spareEasy_.push_back(std::move(t.easy));
+  } else {
+    t.easy.reset();
+  }
   transfers_.erase(easy);  // may release the transfer: callers hold their own reference
   sizeConnectionCache();
 }
