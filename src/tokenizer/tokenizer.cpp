@@ -73,9 +73,8 @@ void mergePiece(const Model& m, std::string_view piece, BytePairMerger& merger, 
     return;
   }
   m.cuts.forEachPart(piece, [&](std::string_view part) {
-    if (part.size() == piece.size()) {
-      onPart(part, merger.split(part));
-    } else if (m.ranks.rank(part) != RankTable::kNoRank) {
+    // The whole piece is known not to be one token; a shorter part often is.
+    if (part.size() < piece.size() && m.ranks.rank(part) != RankTable::kNoRank) {
       const uint32_t bounds[] = {0, static_cast<uint32_t>(part.size())};
       onPart(part, std::span<const uint32_t>(bounds));
     } else {
